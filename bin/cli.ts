@@ -1,0 +1,50 @@
+import { EXIT, UsageError, UserError, type Command } from './cli-support.ts';
+
+/** Subcommands, imported only when used so `mitschnitt validate` never loads ssh2 or the runtime. */
+const commands: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('../generator/validate-command.ts')).validateCommand,
+};
+
+function help(): string {
+  return [
+    'mitschnitt — rule-driven call recording for Asterisk',
+    '',
+    'Usage: mitschnitt <command> [options]   (mitschnitt <command> --help for details)',
+    '',
+    'Commands:',
+    ...Object.keys(commands).map((name) => `  ${name}`),
+    '',
+    'Exit codes: 0 success, 1 invalid input or failed check, 2 usage error.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`mitschnitt: unknown command '${name}'\n\n${help()}`);
+    return EXIT.usage;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${command.summary}\n\nUsage: ${command.usage}`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`mitschnitt ${name}: ${err.message}\nUsage: ${command.usage}`);
+      return EXIT.usage;
+    }
+    if (err instanceof UserError) {
+      console.error(`mitschnitt ${name}: ${err.message}`);
+      return EXIT.invalid;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,95 @@
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { RULE_FILES } from './rule-file-types.ts';
+import { positionOf, type RuleError } from './rule-error.ts';
+
+/** One rule file as read from disk: its text (for error positions), syntax tree and value. */
+export interface LoadedFile {
+  file: string;
+  text: string;
+  tree: Node | undefined;
+  data: unknown;
+}
+
+export interface LoadedRules {
+  dir: string;
+  files: Map<string, LoadedFile>;
+  errors: RuleError[];
+}
+
+const FIX_SYNTAX = 'Rule files are plain JSON: double-quoted keys and strings, no comments, no trailing commas.';
+
+/** Reads and parses every rule file of a rules folder; missing required files and JSON syntax errors become RuleErrors. */
+export function loadRuleFiles(dir: string): LoadedRules {
+  const files = new Map<string, LoadedFile>();
+  const errors: RuleError[] = [];
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    errors.push({ file: '.', line: 1, column: 1, pointer: '', message: `rules folder '${dir}' does not exist`, hint: 'Pass --rules DIR pointing at a folder with users.json, roles.json, rules.json and hosts.json.' });
+    return { dir, files, errors };
+  }
+  for (const { file, optional } of RULE_FILES) {
+    const path = join(dir, file);
+    if (!existsSync(path)) {
+      if (!optional) {
+        errors.push({ file, line: 1, column: 1, pointer: '', message: `required file ${file} is missing`, hint: `Create ${file}; see the bundled example rules/${file}.` });
+      }
+      continue;
+    }
+    const text = readFileSync(path, 'utf8');
+    const syntax: ParseError[] = [];
+    const tree = parseTree(text, syntax, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    if (syntax.length > 0) {
+      for (const err of syntax) {
+        errors.push({ file, ...positionOf(text, err.offset), pointer: '', message: `JSON syntax error: ${describeSyntaxError(printParseErrorCode(err.error))}`, hint: FIX_SYNTAX });
+      }
+      continue;
+    }
+    const duplicate = (key: Node) =>
+      errors.push({ file, ...positionOf(text, key.offset), pointer: '', message: `duplicate key "${String(key.value)}"`, hint: 'Each key may appear once per object; remove or merge the repeated one.' });
+    files.set(file, { file, text, tree, data: tree ? nodeValue(tree, duplicate) : undefined });
+  }
+  return { dir, files, errors };
+}
+
+function describeSyntaxError(code: string): string {
+  const words: Record<string, string> = {
+    InvalidSymbol: 'unexpected character',
+    InvalidNumberFormat: 'malformed number',
+    PropertyNameExpected: 'expected a property name in double quotes',
+    ValueExpected: 'expected a value',
+    ColonExpected: "expected ':'",
+    CommaExpected: "expected ','",
+    CloseBraceExpected: "expected '}'",
+    CloseBracketExpected: "expected ']'",
+    EndOfFileExpected: 'unexpected content after the end of the document',
+    InvalidCommentToken: 'comments are not allowed',
+    UnexpectedEndOfComment: 'comments are not allowed',
+    UnexpectedEndOfString: 'unterminated string',
+    UnexpectedEndOfNumber: 'malformed number',
+    InvalidUnicode: 'invalid \\u escape',
+    InvalidEscapeCharacter: 'invalid escape character',
+    InvalidCharacter: 'invalid character in string (control characters must be escaped)',
+  };
+  return words[code] ?? code;
+}
+
+/** Like jsonc-parser's getNodeValue, but a repeated key is reported instead of silently overwriting the first. */
+function nodeValue(node: Node, duplicate: (key: Node) => void): unknown {
+  switch (node.type) {
+    case 'object': {
+      const obj: Record<string, unknown> = {};
+      for (const prop of node.children ?? []) {
+        const [key, value] = prop.children ?? [];
+        if (!key || !value) continue;
+        if (Object.prototype.hasOwnProperty.call(obj, key.value as string)) duplicate(key);
+        obj[key.value as string] = nodeValue(value, duplicate);
+      }
+      return obj;
+    }
+    case 'array':
+      return (node.children ?? []).map((child) => nodeValue(child, duplicate));
+    default:
+      return node.value;
+  }
+}

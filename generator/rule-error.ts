@@ -1,0 +1,38 @@
+/** A mistake in the rule files, located precisely enough for an admin to fix it. */
+export interface RuleError {
+  /** Path of the file relative to the rules folder, e.g. 'users.json'. */
+  file: string;
+  /** 1-based line and column of the offending value (of the file's start when there is no better place). */
+  line: number;
+  column: number;
+  /** JSON pointer into the file ('' for the whole document). */
+  pointer: string;
+  /** What is wrong. */
+  message: string;
+  /** How to fix it. */
+  hint?: string;
+}
+
+export function formatRuleError(e: RuleError, rulesDirLabel = ''): string {
+  const where = `${rulesDirLabel ? `${rulesDirLabel}/` : ''}${e.file}:${e.line}:${e.column}`;
+  const pointer = e.pointer ? ` ${e.pointer}` : '';
+  const hint = e.hint ? `\n    fix: ${e.hint}` : '';
+  return `${where}${pointer}: ${e.message}${hint}`;
+}
+
+/** Line and column (1-based) of a character offset. */
+export function positionOf(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+export function jsonPointer(path: (string | number)[]): string {
+  return path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}

@@ -1,0 +1,353 @@
+// Generated from schema/ by `npm run types`. Do not edit.
+
+/**
+ * Company-wide settings. Every field has a default; passwords are never written here, only the names of secrets kept on the PBX.
+ */
+export interface SettingsFile {
+$schema?: string
+/**
+ * Where recordings and their journals are stored on the PBX.
+ */
+spool?: string
+/**
+ * Audio format: 'wav' (8 kHz 16-bit, about 1 MB per minute) or 'wav49' (GSM in WAV, about 0.1 MB per minute).
+ */
+format?: ("wav" | "wav49")
+/**
+ * Days a recording is kept before `mitschnitt expire` deletes it. A rule may set its own.
+ */
+retentionDays?: number
+/**
+ * When `mitschnitt deliver` sends finished recordings (cron). Default: daily at 20:00.
+ */
+deliverySchedule?: string
+/**
+ * When `mitschnitt expire` deletes expired recordings (cron). Default: daily at 03:30.
+ */
+retentionSchedule?: string
+/**
+ * Directory on the PBX holding one file per named secret.
+ */
+secretsDir?: string
+/**
+ * The runtime's web server (SNOM record key, web client).
+ */
+http?: {
+/**
+ * Address and port to listen on, e.g. '0.0.0.0:8484'.
+ */
+listen?: string
+/**
+ * Whether users reach the web client through HTTPS (a TLS proxy in front); makes the session cookie Secure.
+ */
+tls?: boolean
+}
+/**
+ * How the runtime reaches the Asterisk Manager Interface.
+ */
+ami?: {
+/**
+ * A host name or IP address.
+ */
+host?: string
+port?: number
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+user?: string
+/**
+ * The name of a secret: a file of that name in the host's secrets directory, never in git.
+ */
+secret?: string
+}
+/**
+ * Mail server for e-mail delivery. Needed as soon as a rule delivers by e-mail.
+ */
+smtp?: {
+/**
+ * A host name or IP address.
+ */
+host: string
+port?: number
+/**
+ * 'starttls' (port 587), 'tls' (port 465) or 'none' (local relay).
+ */
+security?: ("starttls" | "tls" | "none")
+user?: string
+/**
+ * Name of the secret holding the SMTP password.
+ */
+password?: string
+/**
+ * An e-mail address (user@example.com).
+ */
+from: string
+/**
+ * Larger recordings are not attached; the mail says where the file is.
+ */
+maxAttachmentMB?: number
+language?: ("de" | "en")
+}
+delivery?: {
+/**
+ * Failed deliveries are retried on later batches; after this many attempts they go to the dead-letter list.
+ */
+maxAttempts?: number
+scriptTimeoutSeconds?: number
+}
+/**
+ * The record key put on SNOM phones of users who may record manually.
+ */
+recordKey?: {
+/**
+ * Function key index (fkey idx).
+ */
+index?: number
+/**
+ * A human-readable name (any characters but control characters such as newlines).
+ */
+label?: string
+/**
+ * DTMF code that toggles recording during a call (features.conf automixmon).
+ */
+featureCode?: string
+}
+}
+
+/**
+ * The PBX hosts the generated files are deployed to. The first host is the default home of users and teams.
+ */
+export interface HostsFile {
+$schema?: string
+/**
+ * @minItems 1
+ */
+hosts: [{
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+name: string
+/**
+ * A host name or IP address.
+ */
+address: string
+port?: number
+/**
+ * SSH user for deploying.
+ */
+user?: string
+/**
+ * An absolute path; segments of letters, digits, '.', '_' and '-' that do not start with '.'.
+ */
+asteriskDir?: string
+/**
+ * Where mitschnitt keeps its deployed files, backups and lock on the host.
+ */
+dir?: string
+/**
+ * SSH host key fingerprint as printed by `ssh-keygen -lf`, e.g. 'SHA256:…'.
+ */
+hostKey: string
+/**
+ * Base URL phones use to reach the runtime on this host. Default: http://<address>:<listen port>.
+ */
+url?: string
+}, ...({
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+name: string
+/**
+ * A host name or IP address.
+ */
+address: string
+port?: number
+/**
+ * SSH user for deploying.
+ */
+user?: string
+/**
+ * An absolute path; segments of letters, digits, '.', '_' and '-' that do not start with '.'.
+ */
+asteriskDir?: string
+/**
+ * Where mitschnitt keeps its deployed files, backups and lock on the host.
+ */
+dir?: string
+/**
+ * SSH host key fingerprint as printed by `ssh-keygen -lf`, e.g. 'SHA256:…'.
+ */
+hostKey: string
+/**
+ * Base URL phones use to reach the runtime on this host. Default: http://<address>:<listen port>.
+ */
+url?: string
+})[]]
+}
+
+/**
+ * The people on the PBX: their extension, e-mail and SNOM phones.
+ */
+export interface UsersFile {
+$schema?: string
+users: {
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+id: string
+/**
+ * A human-readable name (any characters but control characters such as newlines).
+ */
+name: string
+/**
+ * An internal extension: 1 to 15 digits.
+ */
+ext: string
+/**
+ * An e-mail address (user@example.com).
+ */
+email?: string
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+host?: string
+phones?: {
+/**
+ * The phone's MAC address, e.g. '00:04:13:2a:3b:4c' or '0004132a3b4c'.
+ */
+mac: string
+/**
+ * SNOM model, e.g. 'D785', 'D735', '370'.
+ */
+model: string
+/**
+ * The phone's fixed IP address, if it has one: record-key requests are then accepted only from it.
+ */
+ip?: string
+}[]
+}[]
+}
+
+/**
+ * Groups of users (and of other teams), optionally with an extension of their own (a ring group or queue).
+ */
+export interface TeamsFile {
+$schema?: string
+teams: {
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+id: string
+/**
+ * A human-readable name (any characters but control characters such as newlines).
+ */
+name: string
+/**
+ * An internal extension: 1 to 15 digits.
+ */
+ext?: string
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+host?: string
+/**
+ * Ids of users or other teams.
+ * 
+ * Items: A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+members: string[]
+}[]
+}
+
+/**
+ * Roles group users and teams; rules record roles, and roles may see other roles' recordings.
+ */
+export interface RolesFile {
+$schema?: string
+roles: {
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+id: string
+/**
+ * A human-readable name (any characters but control characters such as newlines).
+ */
+name: string
+/**
+ * Ids of users and/or teams.
+ * 
+ * Items: A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+members: string[]
+/**
+ * Ids of roles whose members' recordings this role's members may see and play in the web client (everyone sees their own calls).
+ * 
+ * Items: A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+canView?: string[]
+}[]
+}
+
+/**
+ * Who is recorded, when, and where finished recordings go besides staying on disk.
+ */
+export interface RulesFile {
+$schema?: string
+rules: {
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+id: string
+/**
+ * A human-readable name (any characters but control characters such as newlines).
+ */
+name: string
+/**
+ * Inactive rules are ignored.
+ */
+active?: boolean
+/**
+ * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
+ */
+role: string
+/**
+ * 'auto': every matching call is recorded; 'manual': members may start and stop recording themselves.
+ */
+mode: ("auto" | "manual")
+/**
+ * 'outbound': calls the member makes; 'inbound': calls the member receives.
+ */
+direction?: ("inbound" | "outbound" | "both")
+/**
+ * 'internal': the other party is an internal extension; 'external': an outside number.
+ */
+origin?: ("internal" | "external" | "both")
+/**
+ * Play a beep every this many seconds while recording (MixMonitor B option).
+ */
+beep?: number
+/**
+ * Sound the admin's dialplan can play to the other party (exposed as MITSCHNITT_ANNOUNCE).
+ */
+announcement?: string
+/**
+ * Keep these recordings this many days instead of the default from settings.
+ */
+retentionDays?: number
+/**
+ * Where finished recordings go besides staying on disk.
+ */
+deliver?: {
+/**
+ * @minItems 1
+ * 
+ * Items: An e-mail address (user@example.com).
+ */
+email?: [string, ...(string)[]]
+/**
+ * A bash script in the rules folder's scripts/ directory, called with $1 = audio file, $2 = journal.
+ */
+script?: string
+}
+}[]
+}
