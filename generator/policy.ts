@@ -9,6 +9,8 @@ export interface Cell {
   decision: Decision;
   /** Id of the deciding rule; absent for 'none'. */
   rule?: string;
+  /** Other active rules that also cover this cell but lost (auto beats manual, then rules.json order); absent when none. */
+  others?: string[];
 }
 
 /** One internal number (a user's or a team's extension). */
@@ -27,6 +29,11 @@ export interface PolicyRule {
   id: string;
   name: string;
   mode: 'auto' | 'manual';
+  /** The role the rule records, its name, and the cells it covers (for explanations); always written by resolve. */
+  role?: string;
+  roleName?: string;
+  direction?: Direction | 'both';
+  origin?: Origin | 'both';
   retentionDays: number;
   beep?: number;
   announcement?: string;
