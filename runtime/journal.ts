@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+
+export interface Party {
+  number: string;
+  name?: string;
+  userId?: string;
+}
+
+/** The journal written next to every recording (`<name>.json`); see the contract in the README. */
+export interface Journal {
+  version: 1;
+  /** Base name of the audio file without extension: `<UNIQUEID>-<EPOCH>`. */
+  id: string;
+  /** Audio file name (no directory; it sits next to the journal). */
+  audio: string;
+  host: string;
+  start: string;
+  end: string;
+  /** From the audio header (data size / byte rate), not from wall-clock times. */
+  durationSeconds: number;
+  caller: Party;
+  callee: Party;
+  participants: Party[];
+  direction: 'inbound' | 'outbound';
+  origin: 'internal' | 'external';
+  decision: 'auto' | 'force' | 'manual';
+  rule: string | null;
+  sizeBytes: number;
+  /** SHA-256 of the audio file, hex. */
+  sha256: string;
+  /** SHA-256 of the previous journal file's bytes (hash chain), null for the first journal of a spool. */
+  previousHash: string | null;
+  channel: string;
+  uniqueid: string;
+  linkedid: string;
+  retentionDays: number;
+  /** Set when the runtime found the recording at start-up instead of seeing it end. */
+  recovered?: true;
+  /** Id of the recording this one continues (the call was transferred away from the recording channel). */
+  previousPart?: string;
+  /** Id of the recording that continues this one after a transfer. */
+  nextPart?: string;
+}
+
+/** A journal before it is put into the chain: everything but the previous hash. */
+export type JournalDraft = Omit<Journal, 'previousHash'>;
+
+/** Runtime state folder inside the spool. */
+export function stateDir(spool: string): string {
+  return join(spool, '.mitschnitt');
+}
+
+/** `<name>.wav` / `<name>.WAV` → `<name>.json`. */
+export function journalPathFor(audioPath: string): string {
+  return audioPath.replace(/\.(wav|WAV)$/, '') + '.json';
+}
+
+/**
+ * Writes journals into a hash chain. The chain head (`.mitschnitt/chain-head`: `<sha256> <journal path relative
+ * to the spool>`) is advanced in two phases so a crash at any point leaves a consistent chain: the next head is
+ * written first (`chain-head.next`), then the journal is renamed into place, then the next head replaces the head.
+ * `open()` finishes or discards a half-done step. Writes are serialised: one chain per spool, one writer process.
+ */
+export class JournalWriter {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly spool: string) {}
+
+  static async open(spool: string): Promise<JournalWriter> {
+    const writer = new JournalWriter(spool);
+    await writer.recoverHead();
+    return writer;
+  }
+
+  /** Writes `journalPath` atomically with the chain's previous hash filled in; resolves to the journal written. */
+  write(journalPath: string, draft: JournalDraft): Promise<Journal> {
+    const run = this.queue.then(() => this.writeNow(journalPath, draft));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeNow(journalPath: string, draft: JournalDraft): Promise<Journal> {
+    const head = await readHead(this.spool);
+    const journal: Journal = { ...draft, previousHash: head?.hash ?? null };
+    const bytes = Buffer.from(`${JSON.stringify(journal, null, 2)}\n`);
+    const hash = sha256(bytes);
+    await mkdir(stateDir(this.spool), { recursive: true });
+    const headPath = join(stateDir(this.spool), 'chain-head');
+    await atomicWrite(`${headPath}.next`, `${hash} ${relative(this.spool, journalPath)}\n`);
+    await atomicWrite(journalPath, bytes);
+    await rename(`${headPath}.next`, headPath);
+    return journal;
+  }
+
+  private async recoverHead(): Promise<void> {
+    const headPath = join(stateDir(this.spool), 'chain-head');
+    const next = parseHead(await readFile(`${headPath}.next`, 'utf8').catch(() => null));
+    if (!next) return;
+    const bytes = await readFile(join(this.spool, next.journal)).catch(() => null);
+    if (bytes && sha256(bytes) === next.hash) await rename(`${headPath}.next`, headPath);
+    else await rm(`${headPath}.next`, { force: true });
+  }
+}
+
+interface Head {
+  hash: string;
+  journal: string;
+}
+
+export async function readHead(spool: string): Promise<Head | null> {
+  return parseHead(await readFile(join(stateDir(spool), 'chain-head'), 'utf8').catch(() => null));
+}
+
+function parseHead(text: string | null): Head | null {
+  const m = text ? /^([0-9a-f]{64}) (.+)\n?$/.exec(text) : null;
+  return m ? { hash: m[1]!, journal: m[2]! } : null;
+}
+
+export function sha256(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Temp file in the same directory, fsync, rename: readers see the old file or the whole new one. */
+export async function atomicWrite(path: string, content: Buffer | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const handle = await open(tmp, 'w', 0o640);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function readJournal(path: string): Promise<Journal> {
+  return JSON.parse(await readFile(path, 'utf8')) as Journal;
+}
