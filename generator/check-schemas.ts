@@ -64,27 +64,30 @@ function locate(loaded: LoadedFile, err: ErrorObject): RuleError {
     file: loaded.file,
     ...positionOf(loaded.text, offset),
     pointer: jsonPointer(pointerPath),
-    ...describe(err),
+    ...describe(err, loaded.file),
   };
 }
 
-function describe(err: ErrorObject): { message: string; hint?: string } {
-  const schema = (err.parentSchema ?? {}) as { description?: string };
-  const got = err.data === undefined ? '' : ` (got ${JSON.stringify(err.data).slice(0, 60)})`;
+function describe(err: ErrorObject, file: string): { message: string; hint: string } {
+  const schema = (err.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
+  const got = err.data === undefined ? '' : ` (got ${JSON.stringify(err.data)?.slice(0, 60) ?? String(err.data)})`;
   const params = err.params as Record<string, unknown>;
+  const hint = schema.description ?? `See schema/${file.replace(/\.json$/, '.schema.json')} for what is allowed here.`;
   switch (err.keyword) {
     case 'required':
       return { message: `missing required property "${String(params.missingProperty)}"`, hint: `Add "${String(params.missingProperty)}".` };
-    case 'additionalProperties':
-      return { message: `unknown property "${String(params.additionalProperty)}"`, hint: 'Check the spelling; the schema lists every allowed property.' };
+    case 'additionalProperties': {
+      const allowed = Object.keys(schema.properties ?? {}).filter((k) => k !== '$schema');
+      return { message: `unknown property "${String(params.additionalProperty)}"`, hint: `Check the spelling; allowed here: ${allowed.join(', ')}.` };
+    }
     case 'enum':
-      return { message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got}` };
+      return { message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got}`, hint };
     case 'pattern':
     case 'format':
-      return { message: `invalid value${got}`, hint: schema.description ?? `Must match ${String(params.pattern ?? params.format)}.` };
+      return { message: `invalid value${got}`, hint };
     case 'type':
-      return { message: `must be ${String(params.type)}${got}`, hint: schema.description };
+      return { message: `must be ${String(params.type)}${got}`, hint };
     default:
-      return { message: `${err.message ?? 'invalid'}${got}`, hint: schema.description };
+      return { message: `${err.message ?? 'invalid'}${got}`, hint };
   }
 }

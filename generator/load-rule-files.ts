@@ -25,7 +25,7 @@ export function loadRuleFiles(dir: string): LoadedRules {
   const files = new Map<string, LoadedFile>();
   const errors: RuleError[] = [];
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    errors.push({ file: '.', line: 1, column: 1, pointer: '', message: `rules folder '${dir}' does not exist`, hint: 'Pass --rules DIR pointing at a folder with users.json, roles.json, rules.json and hosts.json.' });
+    errors.push({ file: '.', line: 1, column: 1, pointer: '', message: `rules folder '${dir}' ${existsSync(dir) ? 'is not a folder' : 'does not exist'}`, hint: 'Pass --rules DIR pointing at a folder with users.json, roles.json, rules.json and hosts.json.' });
     return { dir, files, errors };
   }
   for (const { file, optional } of RULE_FILES) {
@@ -36,7 +36,11 @@ export function loadRuleFiles(dir: string): LoadedRules {
       }
       continue;
     }
-    const text = readFileSync(path, 'utf8');
+    const text = readText(path);
+    if (typeof text !== 'string') {
+      errors.push({ file, line: 1, column: 1, pointer: '', message: `${file} cannot be read: ${text.problem}`, hint: `${file} must be a readable UTF-8 text file.` });
+      continue;
+    }
     const syntax: ParseError[] = [];
     const tree = parseTree(text, syntax, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
     if (syntax.length > 0) {
@@ -50,6 +54,18 @@ export function loadRuleFiles(dir: string): LoadedRules {
     files.set(file, { file, text, tree, data: tree ? nodeValue(tree, duplicate) : undefined });
   }
   return { dir, files, errors };
+}
+
+/** The file's text, or why it cannot be used; a leading BOM (some Windows editors write one) becomes a space so offsets stay. */
+function readText(path: string): string | { problem: string } {
+  try {
+    if (!statSync(path).isFile()) return { problem: 'it is not a regular file' };
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+    return text.startsWith('\uFEFF') ? ` ${text.slice(1)}` : text;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { problem: code ? `${code}` : 'it is not valid UTF-8' };
+  }
 }
 
 function describeSyntaxError(code: string): string {
@@ -83,7 +99,8 @@ function nodeValue(node: Node, duplicate: (key: Node) => void): unknown {
         const [key, value] = prop.children ?? [];
         if (!key || !value) continue;
         if (Object.prototype.hasOwnProperty.call(obj, key.value as string)) duplicate(key);
-        obj[key.value as string] = nodeValue(value, duplicate);
+        // defineProperty, not assignment: a key "__proto__" must stay an (unknown, reported) property, not swap the prototype.
+        Object.defineProperty(obj, key.value as string, { value: nodeValue(value, duplicate), enumerable: true, writable: true, configurable: true });
       }
       return obj;
     }

@@ -14,7 +14,8 @@ export interface RuleError {
 }
 
 export function formatRuleError(e: RuleError, rulesDirLabel = ''): string {
-  const where = `${rulesDirLabel ? `${rulesDirLabel}/` : ''}${e.file}:${e.line}:${e.column}`;
+  // file '.' is the rules folder itself (missing or not a folder): no line to point at.
+  const where = e.file === '.' ? rulesDirLabel || '.' : `${rulesDirLabel ? `${rulesDirLabel}/` : ''}${e.file}:${e.line}:${e.column}`;
   const pointer = e.pointer ? ` ${e.pointer}` : '';
   const hint = e.hint ? `\n    fix: ${e.hint}` : '';
   return `${where}${pointer}: ${e.message}${hint}`;

@@ -47,9 +47,12 @@ tls?: boolean
  */
 ami?: {
 /**
- * A host name or IP address.
+ * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
  */
 host?: string
+/**
+ * A TCP port, 1 to 65535.
+ */
 port?: number
 /**
  * A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
@@ -65,9 +68,12 @@ secret?: string
  */
 smtp?: {
 /**
- * A host name or IP address.
+ * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
  */
 host: string
+/**
+ * A TCP port, 1 to 65535.
+ */
 port?: number
 /**
  * 'starttls' (port 587), 'tls' (port 465) or 'none' (local relay).
@@ -79,7 +85,7 @@ user?: string
  */
 password?: string
 /**
- * An e-mail address (user@example.com).
+ * An e-mail address like anna.berger@example.com: letters, digits and . _ + - before the @ (not starting with . or -), a domain name after it.
  */
 from: string
 /**
@@ -104,7 +110,7 @@ recordKey?: {
  */
 index?: number
 /**
- * A human-readable name (any characters but control characters such as newlines).
+ * A human-readable name: any characters but control characters (newlines, tabs, escapes, Unicode line separators and direction overrides); escaped wherever it is used.
  */
 label?: string
 /**
@@ -128,9 +134,12 @@ hosts: [{
  */
 name: string
 /**
- * A host name or IP address.
+ * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
  */
 address: string
+/**
+ * A TCP port, 1 to 65535.
+ */
 port?: number
 /**
  * SSH user for deploying.
@@ -158,9 +167,12 @@ url?: string
  */
 name: string
 /**
- * A host name or IP address.
+ * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
  */
 address: string
+/**
+ * A TCP port, 1 to 65535.
+ */
 port?: number
 /**
  * SSH user for deploying.
@@ -196,7 +208,7 @@ users: {
  */
 id: string
 /**
- * A human-readable name (any characters but control characters such as newlines).
+ * A human-readable name: any characters but control characters (newlines, tabs, escapes, Unicode line separators and direction overrides); escaped wherever it is used.
  */
 name: string
 /**
@@ -204,7 +216,7 @@ name: string
  */
 ext: string
 /**
- * An e-mail address (user@example.com).
+ * An e-mail address like anna.berger@example.com: letters, digits and . _ + - before the @ (not starting with . or -), a domain name after it.
  */
 email?: string
 /**
@@ -213,7 +225,7 @@ email?: string
 host?: string
 phones?: {
 /**
- * The phone's MAC address, e.g. '00:04:13:2a:3b:4c' or '0004132a3b4c'.
+ * The phone's MAC address: six hex pairs separated all by ':' or all by '-', or twelve hex digits, e.g. '00:04:13:2a:3b:4c' or '0004132a3b4c'.
  */
 mac: string
 /**
@@ -221,7 +233,7 @@ mac: string
  */
 model: string
 /**
- * The phone's fixed IP address, if it has one: record-key requests are then accepted only from it.
+ * The phone's fixed IPv4 address (four numbers 0-255, e.g. '192.0.2.31'), if it has one: record-key requests are then accepted only from it.
  */
 ip?: string
 }[]
@@ -239,7 +251,7 @@ teams: {
  */
 id: string
 /**
- * A human-readable name (any characters but control characters such as newlines).
+ * A human-readable name: any characters but control characters (newlines, tabs, escapes, Unicode line separators and direction overrides); escaped wherever it is used.
  */
 name: string
 /**
@@ -251,7 +263,7 @@ ext?: string
  */
 host?: string
 /**
- * Ids of users or other teams.
+ * Ids of users or other teams, each once.
  * 
  * Items: A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
  */
@@ -270,11 +282,11 @@ roles: {
  */
 id: string
 /**
- * A human-readable name (any characters but control characters such as newlines).
+ * A human-readable name: any characters but control characters (newlines, tabs, escapes, Unicode line separators and direction overrides); escaped wherever it is used.
  */
 name: string
 /**
- * Ids of users and/or teams.
+ * Ids of users and/or teams, each once.
  * 
  * Items: A short slug: lower-case letters, digits and '-', starting with a letter (e.g. 'sales', 'anna-berger').
  */
@@ -299,7 +311,7 @@ rules: {
  */
 id: string
 /**
- * A human-readable name (any characters but control characters such as newlines).
+ * A human-readable name: any characters but control characters (newlines, tabs, escapes, Unicode line separators and direction overrides); escaped wherever it is used.
  */
 name: string
 /**
@@ -335,13 +347,15 @@ announcement?: string
  */
 retentionDays?: number
 /**
- * Where finished recordings go besides staying on disk.
+ * Where finished recordings go besides staying on disk: "email" and/or "script".
  */
 deliver?: {
 /**
+ * Addresses the recording is mailed to (needs "smtp" in settings.json).
+ * 
  * @minItems 1
  * 
- * Items: An e-mail address (user@example.com).
+ * Items: An e-mail address like anna.berger@example.com: letters, digits and . _ + - before the @ (not starting with . or -), a domain name after it.
  */
 email?: [string, ...(string)[]]
 /**
