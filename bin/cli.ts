@@ -3,6 +3,8 @@ import { EXIT, UsageError, UserError, type Command } from './cli-support.ts';
 /** Subcommands, imported only when used so `mitschnitt validate` never loads ssh2 or the runtime. */
 const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('../generator/validate-command.ts')).validateCommand,
+  build: async () => (await import('../generator/build-command.ts')).buildCommand,
+  deliver: async () => (await import('../runtime/deliver-command.ts')).deliverCommand,
 };
 
 function help(): string {

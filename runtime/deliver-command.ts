@@ -1,0 +1,35 @@
+import { EXIT, UsageError, parseFlags, type Command } from '../bin/cli-support.ts';
+import { runDeliveryBatch } from './deliver-batch.ts';
+import { DEFAULT_CONFIG_DIR, loadPolicy } from './delivery-config.ts';
+import { createLogger } from './log.ts';
+
+export const deliverCommand: Command = {
+  summary: 'Send queued recordings by e-mail or to delivery scripts (run by cron).',
+  usage: 'mitschnitt deliver [--config DIR] [--secrets DIR] [--dry-run] [--limit N] [--verbose]',
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      config: { type: 'string', default: DEFAULT_CONFIG_DIR },
+      secrets: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      limit: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+    });
+    const limit = values.limit === undefined ? undefined : positiveInteger('--limit', values.limit);
+    const policy = await loadPolicy(values.config);
+    const log = createLogger({ verbose: values.verbose });
+    const summary = await runDeliveryBatch({
+      policy,
+      log,
+      secretsDir: values.secrets,
+      dryRun: values['dry-run'],
+      limit,
+    });
+    // Cron mails a failing job's output to the admin: failures and dead letters must not exit 0.
+    return summary.failed > 0 || summary.dead > 0 || summary.deferred > 0 ? EXIT.invalid : EXIT.ok;
+  },
+};
+
+export function positiveInteger(flag: string, value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} needs a positive whole number, got '${value}'`);
+  return Number(value);
+}
