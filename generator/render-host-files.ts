@@ -1,5 +1,12 @@
 import type { Policy } from './policy.ts';
 import type { Host, RuleSet } from './rule-set.ts';
+import { renderPolicyFile } from './render-policy-file.ts';
+import { copyScripts } from './copy-scripts.ts';
+import { renderSnom } from './render-snom.ts';
+import { renderCron } from './render-cron.ts';
+import { renderManager } from './render-manager.ts';
+import { renderFeatures } from './render-features.ts';
+import { renderSystemd } from './render-systemd.ts';
 
 /** One generated file, path relative to out/<host>/. */
 export interface GeneratedFile {
@@ -18,7 +25,7 @@ export interface RenderInput {
 export type Renderer = (input: RenderInput) => GeneratedFile[];
 
 /** Every generated file of a host, in the order of this list; each renderer lives in its own render-*.ts. */
-export const renderers: Renderer[] = [];
+export const renderers: Renderer[] = [renderPolicyFile, copyScripts, renderSnom, renderCron, renderManager, renderFeatures, renderSystemd];
 
 export function renderHostFiles(input: RenderInput): GeneratedFile[] {
   return renderers.flatMap((render) => render(input)).sort((a, b) => a.path.localeCompare(b.path));

@@ -1,0 +1,32 @@
+import { BUNDLED_RULES, EXIT, parseFlags, type Command } from '../bin/cli-support.ts';
+import { formatRuleError } from './rule-error.ts';
+import { build } from './build.ts';
+
+export const buildCommand: Command = {
+  summary: 'Validate the rules and generate every host\'s files (dialplan, policy.json, SNOM, cron, manifest, …) into out/<host>/, atomically.',
+  usage: 'mitschnitt build [--rules DIR] [--out DIR] [--json]',
+  async run(argv) {
+    const { values } = parseFlags(argv, { rules: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } });
+    const rulesDir = values.rules ?? BUNDLED_RULES;
+    const outDir = values.out ?? 'out';
+    const result = await build({ rulesDir, outDir });
+    if (!result.ok) {
+      const label = values.rules ?? 'rules';
+      if (values.json) console.log(JSON.stringify({ built: false, errors: result.errors }, null, 2));
+      else {
+        for (const e of result.errors) console.error(formatRuleError(e, label));
+        console.error(`${label}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}; nothing was written`);
+      }
+      return EXIT.invalid;
+    }
+    const s = result.summary;
+    if (values.json) {
+      console.log(JSON.stringify({ built: true, ...s }, null, 2));
+      return EXIT.ok;
+    }
+    const source = s.commit ? ` from commit ${s.commit.slice(0, 12)}${s.dirty ? ' (with uncommitted changes)' : ''}` : '';
+    console.log(`built ${outDir}${source}: ${s.hosts.length} host${s.hosts.length === 1 ? '' : 's'}, ${s.users} users, ${s.teams} teams, ${s.activeRules} active rules of ${s.rules}, ${s.files} files, ${s.bytes} bytes`);
+    for (const h of s.hosts) console.log(`  ${h.host}: ${h.files} files, ${h.bytes} bytes`);
+    return EXIT.ok;
+  },
+};
