@@ -1,0 +1,247 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { canView, isSelf, type Viewer } from './access.ts';
+import { isRecordingId, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
+
+export interface JournalFilter {
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+  /** Part of a party's number (or name), compared case-insensitively. */
+  number?: string;
+  /** As the viewer saw the call. */
+  direction?: 'inbound' | 'outbound';
+}
+
+/** One list row as the API sends it: relative to the viewer (their direction, the other party). */
+export interface JournalRow {
+  id: string;
+  start: string;
+  durationSeconds: number;
+  direction: 'inbound' | 'outbound';
+  origin: 'internal' | 'external';
+  decision: 'auto' | 'force' | 'manual';
+  rule: string | null;
+  /** Whether the viewer took part; false for calls seen through view rights. */
+  own: boolean;
+  peer: PartySummary;
+  caller: PartySummary;
+  callee: PartySummary;
+  sizeBytes: number;
+}
+
+export interface JournalPage {
+  rows: JournalRow[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  next?: string;
+}
+
+const DAY_DIR = [/^\d{4}$/, /^\d{2}$/, /^\d{2}$/];
+const READ_CONCURRENCY = 64;
+
+/** Newest first; equal start times ordered by id so paging is stable. */
+function before(a: { start: number; id: string }, b: { start: number; id: string }): boolean {
+  return a.start > b.start || (a.start === b.start && a.id > b.id);
+}
+
+/**
+ * The in-memory index of journals (id → summary, plus a newest-first list) that the web client reads.
+ * Built by scanning `<spool>/YYYY/MM/DD/*.json` at start, kept current by `add` (the runtime's journal hook)
+ * and periodic `scan`s (which also drop journals that retention deleted).
+ */
+export class JournalIndex {
+  private readonly byId = new Map<string, RecordingSummary>();
+  private sorted: RecordingSummary[] = [];
+  /** Journals found malformed: not re-read (and re-logged) on every scan while they stay. */
+  private readonly unusable = new Set<string>();
+  private scanning: Promise<{ added: RecordingSummary[]; removed: number }> | undefined;
+
+  constructor(
+    readonly spool: string,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): RecordingSummary | undefined {
+    return isRecordingId(id) ? this.byId.get(id) : undefined;
+  }
+
+  /** Reads one journal file into the index; returns the summary when it is new. */
+  async add(journalPath: string): Promise<RecordingSummary | undefined> {
+    const summary = await this.read(journalPath);
+    if (!summary || this.byId.has(summary.id)) return undefined;
+    this.byId.set(summary.id, summary);
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(this.sorted[mid], summary)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.sorted.splice(lo, 0, summary);
+    return summary;
+  }
+
+  remove(id: string): void {
+    const summary = this.byId.get(id);
+    if (!summary) return;
+    this.byId.delete(id);
+    this.sorted = this.sorted.filter((s) => s !== summary);
+  }
+
+  /** Walks the whole spool: new journals are added, vanished ones dropped. Concurrent calls share one walk. */
+  scan(): Promise<{ added: RecordingSummary[]; removed: number }> {
+    this.scanning ??= this.walk().finally(() => (this.scanning = undefined));
+    return this.scanning;
+  }
+
+  private async walk(): Promise<{ added: RecordingSummary[]; removed: number }> {
+    const seen = new Set<string>();
+    const fresh: string[] = [];
+    for (const dir of await this.dayDirs()) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue; // retention may remove a day folder while we walk
+      }
+      for (const name of names) {
+        // Temp files and the runtime's `.pending.json` sidecars are not journals.
+        if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
+        const id = name.slice(0, -'.json'.length);
+        if (!isRecordingId(id)) continue;
+        seen.add(id);
+        if (!this.byId.has(id) && !this.unusable.has(join(dir, name))) fresh.push(join(dir, name));
+      }
+    }
+    const summaries: RecordingSummary[] = [];
+    for (let i = 0; i < fresh.length; i += READ_CONCURRENCY) {
+      const batch = await Promise.all(fresh.slice(i, i + READ_CONCURRENCY).map((p) => this.read(p)));
+      for (const s of batch) if (s && !this.byId.has(s.id)) summaries.push(s);
+    }
+    for (const path of this.unusable) if (!seen.has(basenameId(path))) this.unusable.delete(path);
+    let removed = 0;
+    for (const id of this.byId.keys()) {
+      if (!seen.has(id)) {
+        this.byId.delete(id);
+        removed++;
+      }
+    }
+    for (const s of summaries) this.byId.set(s.id, s);
+    if (summaries.length > 0 || removed > 0) {
+      this.sorted = [...this.byId.values()].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    }
+    return { added: summaries, removed };
+  }
+
+  private async dayDirs(): Promise<string[]> {
+    let level = [this.spool];
+    for (const pattern of DAY_DIR) {
+      const next: string[] = [];
+      for (const dir of level) {
+        let entries;
+        try {
+          entries = await readdir(dir, { withFileTypes: true });
+        } catch {
+          continue;
+        }
+        for (const e of entries) if (e.isDirectory() && pattern.test(e.name)) next.push(join(dir, e.name));
+      }
+      level = next;
+    }
+    return level;
+  }
+
+  private async read(journalPath: string): Promise<RecordingSummary | undefined> {
+    let data: unknown;
+    try {
+      data = JSON.parse(await readFile(journalPath, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn('journal unreadable, not shown', { journal: journalPath, error: err });
+      return undefined;
+    }
+    const summary = summarizeJournal(journalPath, data);
+    if (!summary) this.unusable.add(journalPath);
+    if (!summary) this.log.warn('journal malformed, not shown', { journal: journalPath });
+    return summary;
+  }
+
+  /** One page of what `viewer` may see, newest first, after `cursor`. */
+  query(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
+    let i = 0;
+    const after = decodeCursor(cursor);
+    if (after) {
+      let lo = 0;
+      let hi = this.sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (before(this.sorted[mid], after) || (this.sorted[mid].start === after.start && this.sorted[mid].id === after.id)) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo;
+    }
+    const needle = filter.number?.toLowerCase();
+    const rows: JournalRow[] = [];
+    let last: RecordingSummary | undefined;
+    for (; i < this.sorted.length; i++) {
+      const s = this.sorted[i];
+      if (filter.to !== undefined && s.start >= filter.to) continue;
+      if (filter.from !== undefined && s.start < filter.from) break; // sorted by start: nothing older can match
+      if (!canView(viewer, s)) continue;
+      const row = toRow(viewer, s);
+      if (filter.direction && row.direction !== filter.direction) continue;
+      if (needle && !matches(s, needle)) continue;
+      if (rows.length === limit) return { rows, next: encodeCursor(last!) };
+      rows.push(row);
+      last = s;
+    }
+    return { rows };
+  }
+}
+
+function basenameId(path: string): string {
+  return basename(path, '.json');
+}
+
+function matches(s: RecordingSummary, needle: string): boolean {
+  return [s.caller, s.callee].some((p) => p.number.toLowerCase().includes(needle) || (p.name?.toLowerCase().includes(needle) ?? false));
+}
+
+export function toRow(viewer: Viewer, s: RecordingSummary): JournalRow {
+  const callerIsMe = isSelf(viewer, s.caller);
+  const calleeIsMe = !callerIsMe && isSelf(viewer, s.callee);
+  const own = callerIsMe || calleeIsMe || s.partyUsers.includes(viewer.userId);
+  return {
+    id: s.id,
+    start: new Date(s.start).toISOString(),
+    durationSeconds: s.durationSeconds,
+    direction: callerIsMe ? 'outbound' : calleeIsMe ? 'inbound' : s.direction,
+    origin: s.origin,
+    decision: s.decision,
+    rule: s.rule,
+    own,
+    peer: callerIsMe ? s.callee : s.caller,
+    caller: s.caller,
+    callee: s.callee,
+    sizeBytes: s.sizeBytes,
+  };
+}
+
+function encodeCursor(s: RecordingSummary): string {
+  return Buffer.from(`${s.start}:${s.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): { start: number; id: string } | undefined {
+  if (!cursor) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const colon = text.indexOf(':');
+  const start = Number(text.slice(0, colon));
+  const id = text.slice(colon + 1);
+  if (colon < 0 || !Number.isSafeInteger(start) || !isRecordingId(id)) throw new RangeError('invalid cursor');
+  return { start, id };
+}
