@@ -17,6 +17,13 @@ function compileValidators(): Map<string, ValidateFunction> {
   return map;
 }
 
+/** A value as JSON, cut short, with invisible and direction-changing characters escaped so a message prints as it reads. */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  const cut = json.length > 60 ? `${json.slice(0, 59)}…` : json;
+  return cut.replace(/[\u0080-\u009f\u00ad\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Validates each loaded file against its schema (filling defaults in place) and locates every error. */
 export function checkSchemas(files: Iterable<LoadedFile>): RuleError[] {
   validators ??= compileValidators();
@@ -24,7 +31,14 @@ export function checkSchemas(files: Iterable<LoadedFile>): RuleError[] {
   for (const loaded of files) {
     const validate = validators.get(loaded.file);
     if (!validate || validate(loaded.data)) continue;
-    for (const err of reduceErrors(validate.errors ?? [])) errors.push(locate(loaded, err));
+    // A value failing both `pattern` and `format` (e-mail, IPv4) would otherwise be reported twice alike.
+    const seen = new Set<string>();
+    for (const err of reduceErrors(validate.errors ?? [])) {
+      const located = locate(loaded, err);
+      const key = `${located.pointer}|${located.message}`;
+      if (!seen.has(key)) errors.push(located);
+      seen.add(key);
+    }
   }
   return errors;
 }
@@ -70,7 +84,7 @@ function locate(loaded: LoadedFile, err: ErrorObject): RuleError {
 
 function describe(err: ErrorObject, file: string): { message: string; hint: string } {
   const schema = (err.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
-  const got = err.data === undefined ? '' : ` (got ${JSON.stringify(err.data)?.slice(0, 60) ?? String(err.data)})`;
+  const got = err.data === undefined ? '' : ` (got ${shown(err.data)})`;
   const params = err.params as Record<string, unknown>;
   const hint = schema.description ?? `See schema/${file.replace(/\.json$/, '.schema.json')} for what is allowed here.`;
   switch (err.keyword) {

@@ -44,9 +44,9 @@ export function loadRuleFiles(dir: string): LoadedRules {
     const syntax: ParseError[] = [];
     const tree = parseTree(text, syntax, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
     if (syntax.length > 0) {
-      for (const err of syntax) {
-        errors.push({ file, ...positionOf(text, err.offset), pointer: '', message: `JSON syntax error: ${describeSyntaxError(printParseErrorCode(err.error))}`, hint: FIX_SYNTAX });
-      }
+      // Only the first: after one syntax error the parser's further complaints are mostly echoes of it.
+      const err = syntax[0]!;
+      errors.push({ file, ...positionOf(text, syntaxErrorOffset(text, err)), pointer: '', message: `JSON syntax error: ${describeSyntaxError(printParseErrorCode(err.error))}`, hint: FIX_SYNTAX });
       continue;
     }
     const duplicate = (key: Node) =>
@@ -66,6 +66,14 @@ function readText(path: string): string | { problem: string } {
     const code = (err as NodeJS.ErrnoException).code;
     return { problem: code ? `${code}` : 'it is not valid UTF-8' };
   }
+}
+
+/** jsonc-parser places a bad character in a string at the string's start; point at the character itself. */
+function syntaxErrorOffset(text: string, err: ParseError): number {
+  if (printParseErrorCode(err.error) !== 'InvalidCharacter') return err.offset;
+  const token = text.slice(err.offset, err.offset + err.length);
+  const at = token.search(/[\u0000-\u001f]/);
+  return at >= 0 ? err.offset + at : err.offset;
 }
 
 function describeSyntaxError(code: string): string {

@@ -79,6 +79,9 @@ port?: number
  * 'starttls' (port 587), 'tls' (port 465) or 'none' (local relay).
  */
 security?: ("starttls" | "tls" | "none")
+/**
+ * SMTP login name: letters, digits and . _ + @ - (often the sender address).
+ */
 user?: string
 /**
  * Name of the secret holding the SMTP password.
@@ -126,6 +129,8 @@ featureCode?: string
 export interface HostsFile {
 $schema?: string
 /**
+ * At least one host; the first is the default home of users and teams.
+ * 
  * @minItems 1
  */
 hosts: [{
