@@ -99,13 +99,18 @@ async function deliverItem(item: QueueItem, options: BatchOptions, mail: MailSes
       log.info('would deliver', { id: item.id, ...describe(destination), attempts: destination.attempts });
       continue;
     }
-    const result = await attempt(item, index, destination, options, mail);
-    if (result === 'deferred') {
+    const mailer = destination.kind === 'email' ? await mail.get() : null;
+    if (destination.kind === 'email' && !mailer) {
       summary.deferred++;
       continue;
     }
+    // The attempt is counted before it starts: an item that crashes the run every time still reaches the
+    // dead-letter folder instead of blocking every later batch.
     destination.attempts++;
     destination.lastAttemptAt = new Date().toISOString();
+    destination.lastError = 'interrupted: the delivery run ended during this attempt';
+    await saveQueueItem(spool, item);
+    const result = await attempt(item, index, destination, options, mailer);
     if (result === 'ok') {
       destination.done = true;
       destination.lastError = null;
@@ -114,6 +119,7 @@ async function deliverItem(item: QueueItem, options: BatchOptions, mail: MailSes
     } else {
       destination.lastError = result.error;
       summary.failed++;
+      if (result.connection) mail.fail(new Error(result.error));
       log.warn('delivery failed; will retry on a later batch', {
         id: item.id, ...describe(destination), attempts: destination.attempts, maxAttempts, error: result.error,
       });
@@ -146,8 +152,8 @@ async function attempt(
   index: number,
   destination: Destination,
   options: BatchOptions,
-  mail: MailSession,
-): Promise<'ok' | 'deferred' | { error: string }> {
+  mailer: Mailer | null,
+): Promise<'ok' | { error: string; connection?: true }> {
   const size = await stat(item.audio).then((s) => s.size, () => null);
   if (size === null) return { error: `audio file missing: ${item.audio}` };
 
@@ -171,8 +177,7 @@ async function attempt(
   } catch (err) {
     return { error: `cannot read journal ${item.journal}: ${(err as Error).message}` };
   }
-  const mailer = await mail.get();
-  if (!mailer) return 'deferred';
+  if (!mailer) return { error: 'no mail connection' };
   try {
     const { attached } = await mailer.send({
       to: destination.to,
@@ -184,11 +189,8 @@ async function attempt(
     if (!attached) options.log.info('recording too large to attach; the mail names its path', { id: item.id, sizeBytes: size });
     return 'ok';
   } catch (err) {
-    if (isConnectionError(err)) {
-      mail.fail(err as Error);
-      return { error: `mail server: ${(err as Error).message}` };
-    }
-    return { error: (err as Error).message };
+    const message = (err as Error).message;
+    return isConnectionError(err) ? { error: `mail server: ${message}`, connection: true } : { error: message };
   }
 }
 
