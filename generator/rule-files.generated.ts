@@ -151,7 +151,7 @@ port?: number
  */
 user?: string
 /**
- * An absolute path; segments of letters, digits, '.', '_' and '-' that do not start with '.'.
+ * An absolute path without a trailing '/': segments of letters, digits, '_' and '-', with single dots inside a segment (no '..', no hidden names).
  */
 asteriskDir?: string
 /**
@@ -184,7 +184,7 @@ port?: number
  */
 user?: string
 /**
- * An absolute path; segments of letters, digits, '.', '_' and '-' that do not start with '.'.
+ * An absolute path without a trailing '/': segments of letters, digits, '_' and '-', with single dots inside a segment (no '..', no hidden names).
  */
 asteriskDir?: string
 /**
