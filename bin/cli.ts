@@ -4,7 +4,9 @@ import { EXIT, UsageError, UserError, type Command } from './cli-support.ts';
 const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('../generator/validate-command.ts')).validateCommand,
   build: async () => (await import('../generator/build-command.ts')).buildCommand,
+  explain: async () => (await import('../generator/explain-command.ts')).explainCommand,
   deliver: async () => (await import('../runtime/deliver-command.ts')).deliverCommand,
+  expire: async () => (await import('../runtime/expire-command.ts')).expireCommand,
 };
 
 function help(): string {
