@@ -3,11 +3,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Policy, PolicyUser } from '../../generator/policy.ts';
 import type { ActiveCall, CallControl, ControlResult } from '../../runtime/call-control.ts';
+import type { Journal } from '../../runtime/journal.ts';
 import { createHttpServer } from '../../runtime/http-server.ts';
 import { silentLogger } from '../../runtime/log.ts';
 import { createWebClient, type WebClient, type WebDeps } from '../../runtime/web/routes.ts';
@@ -106,9 +107,7 @@ export function writeRecording(spool: string, r: FixtureRecording): { audio: str
   const audio = join(dir, `${r.id}.wav`);
   const journal = join(dir, `${r.id}.json`);
   writeFileSync(audio, bytes);
-  writeFileSync(
-    journal,
-    JSON.stringify({
+  const entry: Journal = {
       version: 1,
       id: r.id,
       audio: `${r.id}.wav`,
@@ -130,8 +129,8 @@ export function writeRecording(spool: string, r: FixtureRecording): { audio: str
       uniqueid: r.id.split('-')[0],
       linkedid: r.id.split('-')[0],
       retentionDays: 90,
-    }),
-  );
+  };
+  writeFileSync(journal, JSON.stringify(entry));
   return { audio, journal, bytes };
 }
 
@@ -256,4 +255,51 @@ export async function startHarness(options: Partial<WebDeps> & { tls?: boolean; 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+export interface SignedIn {
+  cookie: string;
+  csrf: string;
+}
+
+export async function login(base: string, user: string, password = PASSWORDS[user]): Promise<SignedIn> {
+  const res = await fetch(`${base}/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user, password }),
+  });
+  if (res.status !== 200) throw new Error(`login ${user}: ${res.status}`);
+  const body = (await res.json()) as { csrf: string };
+  return { cookie: res.headers.get('set-cookie')!.split(';')[0], csrf: body.csrf };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: import('node:http').IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * A request with the path sent exactly as given (fetch and URL would resolve `..` and `%2e%2e` before sending,
+ * hiding what an attacker's client can send), optionally from another loopback source address.
+ */
+export function rawRequest(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+): Promise<RawResponse> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
