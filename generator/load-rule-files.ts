@@ -64,7 +64,7 @@ function readText(path: string): string | { problem: string } {
     return text.startsWith('\uFEFF') ? ` ${text.slice(1)}` : text;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problem: code ? `${code}` : 'it is not valid UTF-8' };
+    return { problem: code === undefined || code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? 'it is not valid UTF-8' : code };
   }
 }
 
