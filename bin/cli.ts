@@ -7,6 +7,9 @@ const commands: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('../generator/explain-command.ts')).explainCommand,
   deliver: async () => (await import('../runtime/deliver-command.ts')).deliverCommand,
   expire: async () => (await import('../runtime/expire-command.ts')).expireCommand,
+  capacity: async () => (await import('../runtime/capacity-command.ts')).capacityCommand,
+  user: async () => (await import('../runtime/user-command.ts')).userCommand,
+  audit: async () => (await import('../runtime/audit-command.ts')).auditCommand,
 };
 
 function help(): string {
