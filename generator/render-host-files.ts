@@ -7,6 +7,7 @@ import { renderCron } from './render-cron.ts';
 import { renderManager } from './render-manager.ts';
 import { renderFeatures } from './render-features.ts';
 import { renderSystemd } from './render-systemd.ts';
+import { renderDialplan } from './render-dialplan.ts';
 
 /** One generated file, path relative to out/<host>/. */
 export interface GeneratedFile {
@@ -25,7 +26,7 @@ export interface RenderInput {
 export type Renderer = (input: RenderInput) => GeneratedFile[];
 
 /** Every generated file of a host, in the order of this list; each renderer lives in its own render-*.ts. */
-export const renderers: Renderer[] = [renderPolicyFile, copyScripts, renderSnom, renderCron, renderManager, renderFeatures, renderSystemd];
+export const renderers: Renderer[] = [renderPolicyFile, copyScripts, renderSnom, renderCron, renderManager, renderFeatures, renderSystemd, renderDialplan];
 
 export function renderHostFiles(input: RenderInput): GeneratedFile[] {
   return renderers.flatMap((render) => render(input)).sort((a, b) => a.path.localeCompare(b.path));

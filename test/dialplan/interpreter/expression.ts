@@ -1,0 +1,146 @@
+/**
+ * `$[...]` as main/ast_expr2.y and ast_expr2f.l evaluate it, for the operators mitschnitt's dialplan uses:
+ * `|` `&` (lowest), comparisons `=` `==` `!=` `<` `>` `<=` `>=`, `+` `-`, `*` `/` `%`, unary `-` `!`, parentheses.
+ * Tokens: "quoted strings" (quotes removed, always string-typed), bare numbers (numeric strings), bare words.
+ * A comparison is numeric when neither side is string-typed, else a string comparison (strcoll; modelled as the
+ * C locale's byte order). `a & b` gives 0 if either is empty or zero, else a; `a | b` gives b if a is empty or
+ * zero, else a. Operators Asterisk has but this dialplan does not use (`:` `=~` `?:` `,`) are errors here.
+ */
+type Value = { type: 'number'; n: number } | { type: 'numeric_string' | 'string'; s: string };
+
+export class ExpressionError extends Error {}
+
+const OPERATORS = ['==', '!=', '>=', '<=', '=~', '::', '|', '&', '=', '>', '<', '+', '-', '*', '/', '%', '?', '!', ':', '(', ')', ','];
+const WORD = /[a-zA-Z0-9.';\\_^#@\u0080-\uffff$]/;
+
+type Token = { op: string } | { value: Value };
+
+function lex(text: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      i++;
+      continue;
+    }
+    if (c === '"') {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) throw new ExpressionError(`unterminated string in $[${text}]`);
+      tokens.push({ value: { type: 'string', s: text.slice(i + 1, end) } });
+      i = end + 1;
+      continue;
+    }
+    const op = OPERATORS.find((o) => text.startsWith(o, i));
+    if (op) {
+      tokens.push({ op });
+      i += op.length;
+      continue;
+    }
+    let j = i;
+    while (j < text.length && WORD.test(text[j]!)) j++;
+    if (j === i) throw new ExpressionError(`unexpected character ${JSON.stringify(c)} in $[${text}]`);
+    const word = text.slice(i, j);
+    tokens.push({ value: { type: /^[0-9]+(\.[0-9]+)?$/.test(word) ? 'numeric_string' : 'string', s: word } });
+    i = j;
+  }
+  return tokens;
+}
+
+function toNumber(v: Value): number | undefined {
+  if (v.type === 'number') return v.n;
+  if (/^[-+]?[0-9]+(\.[0-9]*)?$/.test(v.s.trim())) return Number(v.s);
+  return undefined;
+}
+
+function isZeroOrNull(v: Value): boolean {
+  if (v.type === 'number') return v.n === 0;
+  if (v.s === '') return true;
+  return toNumber(v) === 0;
+}
+
+function asString(v: Value): string {
+  return v.type === 'number' ? String(v.n) : v.s;
+}
+
+function num(n: number): Value {
+  return { type: 'number', n };
+}
+
+function compare(op: string, a: Value, b: Value): Value {
+  let cmp: number;
+  if (a.type === 'string' || b.type === 'string') {
+    const x = asString(a);
+    const y = asString(b);
+    cmp = x < y ? -1 : x > y ? 1 : 0;
+  } else {
+    const x = toNumber(a);
+    const y = toNumber(b);
+    if (x === undefined || y === undefined) throw new ExpressionError('non-numeric comparison');
+    cmp = x < y ? -1 : x > y ? 1 : 0;
+  }
+  const result = { '=': cmp === 0, '==': cmp === 0, '!=': cmp !== 0, '<': cmp < 0, '>': cmp > 0, '<=': cmp <= 0, '>=': cmp >= 0 }[op];
+  return num(result ? 1 : 0);
+}
+
+function arithmetic(op: string, a: Value, b: Value): Value {
+  const x = toNumber(a);
+  const y = toNumber(b);
+  if (x === undefined || y === undefined) throw new ExpressionError(`non-numeric argument to ${op}`);
+  if (op === '+') return num(x + y);
+  if (op === '-') return num(x - y);
+  if (op === '*') return num(x * y);
+  if (y === 0) throw new ExpressionError('division by zero');
+  return num(op === '/' ? Math.trunc(x / y) : x % y);
+}
+
+export function evaluateExpression(text: string): string {
+  const tokens = lex(text);
+  let pos = 0;
+  const peek = (): string | undefined => {
+    const t = tokens[pos];
+    return t && 'op' in t ? t.op : undefined;
+  };
+  const unsupported = (op: string): never => {
+    throw new ExpressionError(`operator ${op} is not modelled (not used by mitschnitt) in $[${text}]`);
+  };
+  const binary = (ops: string[], next: () => Value, apply: (op: string, a: Value, b: Value) => Value) => (): Value => {
+    let left = next();
+    for (let op = peek(); op !== undefined && ops.includes(op); op = peek()) {
+      pos++;
+      left = apply(op, left, next());
+    }
+    return left;
+  };
+  const primary = (): Value => {
+    const t = tokens[pos++];
+    if (!t) throw new ExpressionError(`syntax error: unexpected end of $[${text}]`);
+    if ('value' in t) return t.value;
+    if (t.op === '(') {
+      const v = or();
+      if (peek() !== ')') throw new ExpressionError(`syntax error: missing ) in $[${text}]`);
+      pos++;
+      return v;
+    }
+    if (t.op === '-') {
+      const v = toNumber(primary());
+      if (v === undefined) throw new ExpressionError('non-numeric argument to unary -');
+      return num(-v);
+    }
+    if (t.op === '!') return num(isZeroOrNull(primary()) ? 1 : 0);
+    return unsupported(t.op);
+  };
+  const mul = binary(['*', '/', '%'], primary, arithmetic);
+  const add = binary(['+', '-'], mul, arithmetic);
+  const cmp = binary(['=', '==', '!=', '<', '>', '<=', '>='], add, compare);
+  const and = binary(['&'], cmp, (_op, a, b) => (isZeroOrNull(a) || isZeroOrNull(b) ? num(0) : a));
+  const or = binary(['|'], and, (_op, a, b) => (isZeroOrNull(a) ? b : a));
+  if (tokens.length === 0) return '';
+  const result = or();
+  if (pos < tokens.length) {
+    const t = tokens[pos]!;
+    if ('op' in t && [':', '=~', '?', '::', ','].includes(t.op)) unsupported(t.op);
+    throw new ExpressionError(`syntax error in $[${text}]`);
+  }
+  return asString(result);
+}
