@@ -30,9 +30,11 @@ export function resolvePolicy(ruleSet: RuleSet, hostName: string): Policy {
   // Extension → candidates per cell, in rules.json order.
   const candidates = new Map<string, Map<string, Rule[]>>();
   const extOf = extensionIndex(ruleSet);
+  const roleNumbers = new Map<string, string[]>();
   for (const rule of activeRules) {
-    const members = flatten(roles.get(rule.role)?.members ?? []);
-    for (const ext of numbersOf(members, extOf)) {
+    let exts = roleNumbers.get(rule.role);
+    if (!exts) roleNumbers.set(rule.role, (exts = numbersOf(flatten(roles.get(rule.role)?.members ?? []), extOf)));
+    for (const ext of exts) {
       let cells = candidates.get(ext);
       if (!cells) candidates.set(ext, (cells = new Map()));
       for (const direction of expand(rule.direction, DIRECTIONS)) {
