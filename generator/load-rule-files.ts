@@ -18,6 +18,9 @@ export interface LoadedRules {
   errors: RuleError[];
 }
 
+/** Rule files nest about five levels; the parsers recurse, so absurd nesting must be stopped before them. */
+const MAX_DEPTH = 32;
+
 const FIX_SYNTAX = 'Rule files are plain JSON: double-quoted keys and strings, no comments, no trailing commas.';
 
 /** Reads and parses every rule file of a rules folder; missing required files and JSON syntax errors become RuleErrors. */
@@ -39,6 +42,11 @@ export function loadRuleFiles(dir: string): LoadedRules {
     const text = readText(path);
     if (typeof text !== 'string') {
       errors.push({ file, line: 1, column: 1, pointer: '', message: `${file} cannot be read: ${text.problem}`, hint: `${file} must be a readable UTF-8 text file.` });
+      continue;
+    }
+    const deep = nestingBeyond(text, MAX_DEPTH);
+    if (deep !== undefined) {
+      errors.push({ file, ...positionOf(text, deep), pointer: '', message: `nested deeper than ${MAX_DEPTH} levels`, hint: 'Rule files need only a few levels of objects and arrays; look for a runaway bracket.' });
       continue;
     }
     const syntax: ParseError[] = [];
@@ -66,6 +74,23 @@ function readText(path: string): string | { problem: string } {
     const code = (err as NodeJS.ErrnoException).code;
     return { problem: code === undefined || code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? 'it is not valid UTF-8' : code };
   }
+}
+
+/** Offset of the first bracket that opens level `limit + 1` (outside strings), if any. */
+function nestingBeyond(text: string, limit: number): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (++depth > limit) return i;
+    } else if (c === '}' || c === ']') depth--;
+  }
+  return undefined;
 }
 
 /** jsonc-parser places a bad character in a string at the string's start; point at the character itself. */

@@ -10,14 +10,14 @@ export interface RuleError {
   /** What is wrong. */
   message: string;
   /** How to fix it. */
-  hint?: string;
+  hint: string;
 }
 
 export function formatRuleError(e: RuleError, rulesDirLabel = ''): string {
   // file '.' is the rules folder itself (missing or not a folder): no line to point at.
   const where = e.file === '.' ? rulesDirLabel || '.' : `${rulesDirLabel ? `${rulesDirLabel}/` : ''}${e.file}:${e.line}:${e.column}`;
   const pointer = e.pointer ? ` ${e.pointer}` : '';
-  const hint = e.hint ? `\n    fix: ${e.hint}` : '';
+  const hint = `\n    fix: ${e.hint}`;
   return `${where}${pointer}: ${e.message}${hint}`;
 }
 
