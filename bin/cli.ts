@@ -5,6 +5,7 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('../generator/validate-command.ts')).validateCommand,
   build: async () => (await import('../generator/build-command.ts')).buildCommand,
   explain: async () => (await import('../generator/explain-command.ts')).explainCommand,
+  serve: async () => (await import('../runtime/serve-command.ts')).serveCommand,
   deliver: async () => (await import('../runtime/deliver-command.ts')).deliverCommand,
   expire: async () => (await import('../runtime/expire-command.ts')).expireCommand,
   capacity: async () => (await import('../runtime/capacity-command.ts')).capacityCommand,

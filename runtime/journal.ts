@@ -40,8 +40,6 @@ export interface Journal {
   recovered?: true;
   /** Id of the recording this one continues (the call was transferred away from the recording channel). */
   previousPart?: string;
-  /** Id of the recording that continues this one after a transfer. */
-  nextPart?: string;
 }
 
 /** A journal before it is put into the chain: everything but the previous hash. */

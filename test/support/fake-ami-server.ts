@@ -146,6 +146,11 @@ export class FakeAmiServer {
     this.sessions.clear();
   }
 
+  /** The Uniqueid the next channel will get (the dialplan names recordings after it). */
+  nextUniqueid(): string {
+    return `${this.clock}.${this.seq}`;
+  }
+
   get sessionCount(): number {
     return [...this.sessions].filter((s) => s.authenticated).length;
   }

@@ -1,0 +1,309 @@
+import { access } from 'node:fs/promises';
+import type { Policy, PolicyUser } from '../generator/policy.ts';
+import type { AmiResponse } from './ami-client.ts';
+import type { ActiveCall, CallControl, ControlResult } from './call-control.ts';
+import type { ActiveRecording, CallTracker, TrackedChannel, TransferFollow } from './call-tracker.ts';
+import { journalPathFor } from './journal.ts';
+import type { Logger } from './log.ts';
+import { recordingId, recordingPath, type AudioFormat } from './recording-names.ts';
+
+/** The part of the AMI session this module needs (a test may hand in anything that answers actions). */
+export interface AmiActions {
+  action(name: string, fields?: Record<string, string>, timeoutMs?: number): Promise<AmiResponse>;
+}
+
+export type Toggle = { ok: true; action: 'started' | 'stopped' } | Extract<ControlResult, { ok: false }>;
+
+/** Channels of phones (not Local/ helpers): the legs people are on. */
+const PHONE_CHANNEL = /^(?:PJSIP|SIP|IAX2|DAHDI)\//;
+const MIXMON_OPTIONS = 'bi(MITSCHNITT_MIXMON_ID)';
+
+/**
+ * Manual recording on live calls — for the SNOM key, the DTMF record feature and the web client's red button —
+ * and recordings that follow a transfer. Rights, decided from the call's channel variables:
+ * - never while any channel of the call says `deny` (MITSCHNITT_DECISION or MDC_MON_MODE);
+ * - `force` and `auto` recordings belong to the rules: they cannot be started or stopped by hand;
+ * - start/stop needs MITSCHNITT_DECISION=manual, MITSCHNITT_MANUAL=1 or MDC_MON_MODE=manual, and the asking user
+ *   must be a party of the call (their own phone channel is in it);
+ * - pause/resume (card numbers): on manual and auto recordings, never on `force`.
+ * A manual recording is a MixMonitor on the user's own channel, named like the dialplan's recordings.
+ */
+export class RecordingControl implements CallControl {
+  private readonly changeListeners = new Set<(userId: string) => void>();
+  private readonly journalListeners = new Set<(journalPath: string) => void>();
+  private readonly usersByExt = new Map<string, PolicyUser>();
+
+  constructor(
+    private readonly o: {
+      ami: AmiActions;
+      tracker: CallTracker;
+      policy: Policy;
+      spool: string;
+      log: Logger;
+      now?: () => Date;
+    },
+  ) {
+    for (const u of Object.values(o.policy.users)) if (u.host === o.policy.host) this.usersByExt.set(u.ext, u);
+  }
+
+  // ------------------------------------------------------------------ CallControl
+
+  activeCalls(userId: string): ActiveCall[] {
+    return this.userChannels(userId).map((ch) => {
+      const call = this.o.tracker.callOf(ch.name);
+      const rec = this.recordingOf(call);
+      const peerChannel = this.o.tracker.bridgePeers(ch.name)[0];
+      const peer = peerChannel ? this.o.tracker.partyOf(peerChannel) : { number: ch.connectedNum !== '<unknown>' ? ch.connectedNum : '' };
+      const known = this.o.policy.numbers[peer.number];
+      return {
+        id: ch.uniqueid,
+        userId,
+        channel: ch.name,
+        peer: known ? { number: peer.number, name: known.name } : peer,
+        direction: ch.dialed ? 'inbound' : 'outbound',
+        startedAt: ch.createdAt.toISOString(),
+        recording: Boolean(rec),
+        paused: rec?.paused ?? false,
+        manualAllowed: rightToRecord(call, ch).allowed,
+      };
+    });
+  }
+
+  async startRecording(userId: string, callId: string): Promise<ControlResult> {
+    const ch = this.userChannels(userId).find((c) => c.uniqueid === callId);
+    if (!ch) return noCall();
+    const call = this.o.tracker.callOf(ch.name);
+    const right = rightToRecord(call, ch);
+    if (!right.allowed) return notAllowed(right.why);
+    const existing = this.recordingOf(call);
+    if (existing) return { ok: true, recording: true, paused: existing.paused };
+    return this.start(ch, userId);
+  }
+
+  async stopRecording(userId: string, callId: string): Promise<ControlResult> {
+    const ch = this.userChannels(userId).find((c) => c.uniqueid === callId);
+    if (!ch) return noCall();
+    const call = this.o.tracker.callOf(ch.name);
+    const rec = this.recordingOf(call);
+    if (!rec) return { ok: true, recording: false, paused: false };
+    if (!isManual(rec)) return notAllowed('this recording was started by a rule and cannot be stopped by hand');
+    const right = rightToRecord(call, ch);
+    if (!right.allowed) return notAllowed(right.why);
+    return this.stop(rec, userId);
+  }
+
+  async setPaused(userId: string, callId: string, paused: boolean): Promise<ControlResult> {
+    const ch = this.userChannels(userId).find((c) => c.uniqueid === callId);
+    if (!ch) return noCall();
+    const call = this.o.tracker.callOf(ch.name);
+    const rec = this.recordingOf(call);
+    if (!rec) return notAllowed('this call is not being recorded');
+    if (decisionOf(rec) === 'force' || firstVar(call, ch, 'MDC_MON_MODE').toLowerCase() === 'force') {
+      return notAllowed('a forced recording cannot be paused');
+    }
+    if (!isManual(rec) && decisionOf(rec) !== 'auto') return notAllowed('this recording cannot be paused');
+    const r = await this.ami('MixMonitorMute', { Channel: rec.channel, Direction: 'both', State: paused ? '1' : '0' });
+    if (!r.ok) return r.result;
+    rec.paused = paused;
+    this.o.log.info(paused ? 'recording paused' : 'recording resumed', { userId, audio: rec.file });
+    this.notifyCall(rec.channel);
+    return { ok: true, recording: true, paused };
+  }
+
+  onChange(listener: (userId: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  onJournal(listener: (journalPath: string) => void): () => void {
+    this.journalListeners.add(listener);
+    return () => this.journalListeners.delete(listener);
+  }
+
+  // ------------------------------------------------------------------ key presses, transfers, notifications
+
+  /** The SNOM key / DTMF feature: start when nothing records the call, stop a manual recording otherwise. */
+  async toggle(user: PolicyUser, channel: TrackedChannel): Promise<Toggle> {
+    if (this.o.tracker.partyOf(channel).number !== user.ext) return notAllowed(`channel ${channel.name} is not ${user.id}'s`);
+    const call = this.o.tracker.callOf(channel.name);
+    const rec = this.recordingOf(call);
+    const result = rec ? await this.stopRecording(user.id, channel.uniqueid) : await this.startRecording(user.id, channel.uniqueid);
+    if (!result.ok) return result;
+    return { ok: true, action: result.recording ? 'started' : 'stopped' };
+  }
+
+  /** The user a phone channel belongs to (by its party number), if any on this host. */
+  userOfChannel(ch: TrackedChannel): PolicyUser | undefined {
+    if (!PHONE_CHANNEL.test(ch.name)) return undefined;
+    return this.usersByExt.get(this.o.tracker.partyOf(ch).number);
+  }
+
+  /**
+   * The recording channel left the call in a transfer; the rest of the call is recorded on the transferee as a
+   * second part linked to the first, under the first part's decision and rule — unless the call now says deny.
+   */
+  async continueAfterTransfer(f: TransferFollow): Promise<void> {
+    const ch = this.o.tracker.channels.get(f.channel);
+    if (!ch) return;
+    const call = this.o.tracker.callOf(ch.name);
+    if (call.some((c) => c.vars.get('MITSCHNITT_DECISION') === 'deny' || (c.vars.get('MDC_MON_MODE') ?? '').toLowerCase() === 'deny')) {
+      this.o.log.info('transfer: not continuing the recording, the new call denies recording', { channel: ch.name, previous: f.previous.file });
+      return;
+    }
+    const previousPart = recordingId(f.previous.file);
+    const result = await this.start(ch, null, 'continuation', previousPart, f.previous);
+    if (result.ok) this.o.log.info('transfer: recording continues on the transferee', { channel: ch.name, previous: f.previous.file });
+    else this.o.log.error('transfer: could not continue the recording', { channel: ch.name, previous: f.previous.file, reason: result.message });
+  }
+
+  notifyCall(channelName: string): void {
+    if (this.changeListeners.size === 0) return;
+    const users = new Set<string>();
+    const ch = this.o.tracker.channels.get(channelName);
+    const channels = ch ? this.o.tracker.callOf(channelName) : [];
+    for (const c of channels) {
+      const u = this.userOfChannel(c);
+      if (u) users.add(u.id);
+    }
+    for (const id of users) for (const l of this.changeListeners) l(id);
+  }
+
+  /** A channel that is gone can no longer be looked up: tell its user directly. */
+  notifyChannelGone(ch: TrackedChannel): void {
+    const u = this.userOfChannel(ch);
+    if (u) for (const l of this.changeListeners) l(u.id);
+  }
+
+  notifyJournal(journalPath: string): void {
+    for (const l of this.journalListeners) l(journalPath);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private userChannels(userId: string): TrackedChannel[] {
+    const user = this.o.policy.users[userId];
+    if (!user) return [];
+    return [...this.o.tracker.channels.values()].filter((ch) => this.userOfChannel(ch)?.id === userId);
+  }
+
+  private recordingOf(call: TrackedChannel[]): ActiveRecording | undefined {
+    for (const c of call) {
+      const r = this.o.tracker.recordingsOn(c.name)[0];
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  private async start(
+    ch: TrackedChannel,
+    userId: string | null,
+    origin: 'manual' | 'continuation' = 'manual',
+    previousPart?: string,
+    previous?: ActiveRecording,
+  ): Promise<ControlResult> {
+    const file = await this.freeName(ch.uniqueid);
+    const rule = ch.vars.get('MITSCHNITT_RULE') || previous?.vars.get('MITSCHNITT_RULE') || '';
+    const beep = rule ? this.o.policy.rules[rule]?.beep : undefined;
+    const options = beep ? `${MIXMON_OPTIONS}B(${beep})` : MIXMON_OPTIONS;
+    this.o.tracker.expectRecording(file, origin, previousPart);
+    const r = await this.ami('MixMonitor', { Channel: ch.name, File: file, Options: options });
+    if (!r.ok) {
+      this.o.tracker.forgetExpected(file);
+      return r.result;
+    }
+    // Not inherited (no `__`): it names this channel's file only (contract: MITSCHNITT_FILE on the recording channel).
+    await this.ami('Setvar', { Channel: ch.name, Variable: 'MITSCHNITT_FILE', Value: file });
+    const rec = this.o.tracker.adoptRecording(ch.name, file, r.response.message.get('MixMonitorID') ?? null, origin);
+    if (rec && previous) {
+      for (const [k, v] of previous.vars) if (k.startsWith('MITSCHNITT_') && !rec.vars.get(k)) rec.vars.set(k, v);
+      if (previous.origin === 'manual') rec.vars.set('MITSCHNITT_DECISION', 'manual');
+      rec.participants.unshift(...previous.participants.filter((p) => !rec.participants.some((q) => q.number === p.number)));
+    }
+    if (userId) this.o.log.info('manual recording started', { userId, channel: ch.name, audio: file });
+    this.notifyCall(ch.name);
+    return { ok: true, recording: true, paused: false };
+  }
+
+  private async stop(rec: ActiveRecording, userId: string): Promise<ControlResult> {
+    const fields: Record<string, string> = { Channel: rec.channel };
+    if (rec.mixmonId) fields.MixMonitorID = rec.mixmonId;
+    const r = await this.ami('StopMixMonitor', fields);
+    if (!r.ok) return r.result;
+    // Cleared so a resync after a reconnect does not take this channel for a recording one.
+    await this.ami('Setvar', { Channel: rec.channel, Variable: 'MITSCHNITT_MIXMON_ID', Value: '' });
+    this.o.tracker.endRecording(rec.file);
+    this.o.log.info('manual recording stopped', { userId, channel: rec.channel, audio: rec.file });
+    this.notifyCall(rec.channel);
+    return { ok: true, recording: false, paused: false };
+  }
+
+  /** The contract's file name; a second start within the same second on the same channel gets the next epoch. */
+  private async freeName(uniqueid: string): Promise<string> {
+    const format = this.o.policy.settings.format as AudioFormat;
+    let epoch = Math.floor((this.o.now?.() ?? new Date()).getTime() / 1000);
+    for (;;) {
+      const path = recordingPath(this.o.spool, uniqueid, epoch, format);
+      const taken = this.o.tracker.recordings.has(path) || (await exists(path)) || (await exists(journalPathFor(path)));
+      if (!taken) return path;
+      epoch++;
+    }
+  }
+
+  private async ami(
+    name: string,
+    fields: Record<string, string>,
+  ): Promise<{ ok: true; response: AmiResponse } | { ok: false; result: Extract<ControlResult, { ok: false }> }> {
+    try {
+      const response = await this.o.ami.action(name, fields);
+      if (response.ok) return { ok: true, response };
+      const message = response.message.get('Message') ?? 'Asterisk refused the action';
+      this.o.log.warn('AMI action refused', { action: name, channel: fields.Channel, message });
+      return { ok: false, result: { ok: false, reason: 'ami-error', message: `${name}: ${message}` } };
+    } catch (err) {
+      this.o.log.error('AMI action failed', { action: name, channel: fields.Channel, error: err });
+      return { ok: false, result: { ok: false, reason: 'ami-error', message: (err as Error).message } };
+    }
+  }
+}
+
+/** Whether the call allows a manual recording, judged from the asking user's channel first, then the others. */
+export function rightToRecord(call: TrackedChannel[], own: TrackedChannel): { allowed: true } | { allowed: false; why: string } {
+  const any = (name: string, value: string) => call.some((c) => (c.vars.get(name) ?? '').toLowerCase() === value);
+  if (any('MITSCHNITT_DECISION', 'deny') || any('MDC_MON_MODE', 'deny')) return { allowed: false, why: 'recording is denied for this call' };
+  const decision = firstVar(call, own, 'MITSCHNITT_DECISION');
+  const mdc = firstVar(call, own, 'MDC_MON_MODE').toLowerCase();
+  if (decision === 'force' || mdc === 'force') return { allowed: false, why: 'this call is recorded by force and cannot be changed by hand' };
+  if (decision === 'auto') return { allowed: false, why: 'this call is recorded automatically by a rule' };
+  if (decision === 'manual' || firstVar(call, own, 'MITSCHNITT_MANUAL') === '1' || mdc === 'manual') return { allowed: true };
+  return { allowed: false, why: 'no rule allows manual recording of this call' };
+}
+
+function firstVar(call: TrackedChannel[], own: TrackedChannel, name: string): string {
+  const mine = own.vars.get(name);
+  if (mine) return mine;
+  for (const c of call) {
+    const v = c.vars.get(name);
+    if (v) return v;
+  }
+  return '';
+}
+
+function decisionOf(rec: ActiveRecording): string {
+  return rec.origin === 'manual' ? 'manual' : rec.vars.get('MITSCHNITT_DECISION') ?? '';
+}
+
+function isManual(rec: ActiveRecording): boolean {
+  return decisionOf(rec) === 'manual';
+}
+
+function noCall(): Extract<ControlResult, { ok: false }> {
+  return { ok: false, reason: 'no-call', message: 'no such active call of this user' };
+}
+
+function notAllowed(message: string): Extract<ControlResult, { ok: false }> {
+  return { ok: false, reason: 'not-allowed', message };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}

@@ -1,0 +1,257 @@
+import { access } from 'node:fs/promises';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AmiSession, type AmiSessionOptions } from './ami-session.ts';
+import type { AmiMessage } from './ami-parser.ts';
+import { CallTracker, type ActiveRecording, type EndedRecording } from './call-tracker.ts';
+import { createHttpServer, type Route } from './http-server.ts';
+import { JournalFinisher, readPending } from './journal-finisher.ts';
+import { journalPathFor, JournalWriter } from './journal.ts';
+import { createLogger, type Logger } from './log.ts';
+import { RecordingControl } from './manual-recording.ts';
+import { loadRuntimeConfig, parseListen } from './runtime-config.ts';
+import { snomRecordRoute } from './snom-record.ts';
+import { recoverSpool } from './spool-recovery.ts';
+
+/** The UserEvent raised by the DTMF record feature (features_mitschnitt.conf, generator/render-features.ts). */
+const RECORD_USER_EVENT = 'MitschnittRecordKey';
+
+export interface ServeOptions {
+  configDir: string;
+  /** Overrides settings.secretsDir. */
+  secretsDir?: string;
+  log?: Logger;
+  verbose?: boolean;
+  /** Overrides settings.http.listen (e.g. `127.0.0.1:0` in tests). */
+  listen?: string;
+  /** Overrides of the AMI connection (host/port and timings; tests use short ones). */
+  ami?: Partial<Omit<AmiSessionOptions, 'log' | 'verbose' | 'secret' | 'username'>>;
+  /** Mount the web client (runtime/web) next to the SNOM key; default true. */
+  web?: boolean;
+  settlePollMs?: number;
+  /** A spool file must be untouched this long before the scan treats it as ended (default 10 s). */
+  recoveryMinIdleMs?: number;
+  /** How often the spool is scanned for recordings nobody journaled (default 5 min; 0 = only after each resync). */
+  scanIntervalMs?: number;
+}
+
+export interface ServeHandle {
+  port: number;
+  tracker: CallTracker;
+  control: RecordingControl;
+  session: AmiSession;
+  /** Resolves after each completed resync + spool scan (the promise is replaced on every reconnect). */
+  synced(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `mitschnitt serve`: AMI session → call tracker → journals; HTTP for the SNOM key and the web client. Survives
+ * Asterisk restarts (reconnect + resync) and its own (spool scan for recordings that ended meanwhile).
+ */
+export async function startServe(o: ServeOptions): Promise<ServeHandle> {
+  const log = o.log ?? createLogger({ verbose: o.verbose });
+  const config = await loadRuntimeConfig(o.configDir, o.secretsDir);
+  const { policy } = config;
+  const spool = policy.settings.spool;
+  const writer = await JournalWriter.open(spool);
+
+  let control: RecordingControl;
+  const finisher = new JournalFinisher({
+    spool,
+    configDir: config.dir,
+    policy,
+    writer,
+    log,
+    ...(o.settlePollMs !== undefined ? { settlePollMs: o.settlePollMs } : {}),
+    onJournal: (path) => control.notifyJournal(path),
+  });
+  const background = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>, what: string) => {
+    const guarded = p.catch((err: unknown) => log.error(`${what} failed`, { error: err }));
+    background.add(guarded);
+    void guarded.finally(() => background.delete(guarded));
+  };
+
+  const tracker = new CallTracker(
+    {
+      recordingStarted: (r) => track(rememberStart(r), 'writing the pending sidecar'),
+      recordingEnded: (e) => track(journal(e), 'journaling'),
+      followTransfer: (f) => track(control.continueAfterTransfer(f), 'continuing a recording after a transfer'),
+      channelChanged: (ch) => (tracker.channels.has(ch.name) ? control.notifyCall(ch.name) : control.notifyChannelGone(ch)),
+    },
+    (n) => Boolean(policy.numbers[n]),
+  );
+
+  const session = new AmiSession({
+    host: policy.settings.ami.host,
+    port: policy.settings.ami.port,
+    username: policy.settings.ami.user,
+    secret: config.amiSecret,
+    log,
+    verbose: o.verbose ?? false,
+    ...o.ami,
+  });
+  control = new RecordingControl({ ami: session, tracker, policy, spool, log });
+
+  async function rememberStart(r: ActiveRecording): Promise<void> {
+    const existing = await readPending(spool, r.file);
+    if (existing) {
+      // Adopted after a restart: the sidecar knows when it really started.
+      r.startedAt = new Date(existing.start);
+      return;
+    }
+    await finisher.writePending({
+      audioPath: r.file,
+      start: r.startedAt,
+      channel: r.channel,
+      uniqueid: r.uniqueid,
+      linkedid: r.linkedid,
+      vars: mitschnittVars(r),
+      participants: r.participants,
+      ...(r.origin === 'manual' ? { decision: 'manual' as const } : {}),
+      ...(r.previousPart ? { previousPart: r.previousPart } : {}),
+    });
+  }
+
+  async function journal(e: EndedRecording): Promise<void> {
+    const r = e.recording;
+    await finisher.finish({
+      audioPath: r.file,
+      start: r.startedAt,
+      end: e.endedAt,
+      channel: r.channel,
+      uniqueid: r.uniqueid,
+      linkedid: r.linkedid,
+      vars: mitschnittVars(r),
+      participants: r.participants,
+      ...(r.origin === 'manual' ? { decision: 'manual' as const } : {}),
+      ...(r.previousPart ? { previousPart: r.previousPart } : {}),
+    });
+  }
+
+  // ---------------------------------------------------------------- AMI → tracker, resync, spool scan
+  let syncedNow: Promise<void> = new Promise(() => undefined);
+  let markSynced: () => void = () => undefined;
+  const resetSynced = () => {
+    syncedNow = new Promise<void>((resolve) => (markSynced = resolve));
+  };
+  resetSynced();
+
+  session.on('event', (m: AmiMessage) => {
+    tracker.handle(m);
+    if (m.event === 'UserEvent' && m.get('UserEvent') === RECORD_USER_EVENT) track(recordKey(m), 'the record feature');
+  });
+  session.on('down', () => resetSynced());
+  session.on('ready', () => track(resync(), 'resync after (re)connect'));
+
+  async function recordKey(m: AmiMessage): Promise<void> {
+    const ch = tracker.channels.get(m.get('Channel') ?? '');
+    const user = ch && control.userOfChannel(ch);
+    if (!ch || !user) return log.warn('record feature pressed on a channel of no known user', { channel: m.get('Channel') });
+    const result = await control.toggle(user, ch);
+    if (result.ok) log.info('record feature', { outcome: result.action, user: user.id, channel: ch.name });
+    else log.warn('record feature', { outcome: result.reason, user: user.id, channel: ch.name, why: result.message });
+  }
+
+  async function resync(): Promise<void> {
+    const list = await session.action('CoreShowChannels', {}, 15_000);
+    tracker.resync(list.events);
+    for (const ch of [...tracker.channels.values()]) {
+      if (tracker.recordingsOn(ch.name).length > 0) continue;
+      // channelvars (manager_mitschnitt.conf) bring MITSCHNITT_FILE with every event; without them, ask.
+      let file = ch.vars.get('MITSCHNITT_FILE');
+      let id = ch.vars.get('MITSCHNITT_MIXMON_ID');
+      if (file === undefined) file = await getvar(ch.name, 'MITSCHNITT_FILE');
+      if (!file) continue;
+      if (id === undefined) id = await getvar(ch.name, 'MITSCHNITT_MIXMON_ID');
+      if (!id || !file.startsWith(`${spool.replace(/\/+$/, '')}/`)) continue;
+      if (!(await exists(file)) || (await exists(journalPathFor(file)))) continue;
+      const r = tracker.adoptRecording(ch.name, file, id, 'dialplan');
+      if (r) log.info('recording in progress picked up', { audio: file, channel: ch.name });
+    }
+    log.info('AMI resync done', { channels: tracker.channels.size, recordings: tracker.recordings.size });
+    await scan();
+    markSynced();
+  }
+
+  async function getvar(channel: string, variable: string): Promise<string> {
+    const r = await session.action('Getvar', { Channel: channel, Variable: variable }).catch(() => null);
+    return r?.ok ? (r.message.get('Value') ?? '') : '';
+  }
+
+  const scan = () =>
+    recoverSpool({
+      spool,
+      finisher,
+      log,
+      isActive: (audio) => tracker.recordings.has(audio),
+      ...(o.recoveryMinIdleMs !== undefined ? { minIdleMs: o.recoveryMinIdleMs } : {}),
+    });
+
+  const scanEvery = o.scanIntervalMs ?? 300_000;
+  const scanTimer = scanEvery > 0 ? setInterval(() => session.connected && track(scan(), 'spool scan'), scanEvery) : null;
+  scanTimer?.unref();
+
+  // ---------------------------------------------------------------- HTTP
+  const routes: Route[] = [snomRecordRoute({ policy, tracker, control, ami: session, log })];
+  let closeWeb: (() => void) | null = null;
+  if (o.web !== false) {
+    const web = await import('./web/routes.ts').catch((err: unknown) => {
+      log.warn('web client not available; serving the SNOM key only', { error: err });
+      return null;
+    });
+    if (web) {
+      const client = web.createWebClient({ policy, log, calls: control, spool, ...(o.secretsDir ? { secretsDir: o.secretsDir } : {}) });
+      routes.push(...client.routes);
+      closeWeb = () => client.close();
+    }
+  }
+  const server = createHttpServer(routes, log);
+  const { host, port } = parseListen(o.listen ?? policy.settings.http.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const boundPort = (server.address() as AddressInfo).port;
+  log.info('mitschnitt serve started', { host: policy.host, http: `${host}:${boundPort}`, ami: `${policy.settings.ami.host}:${policy.settings.ami.port}`, spool });
+  session.start();
+
+  return {
+    port: boundPort,
+    tracker,
+    control,
+    session,
+    synced: () => syncedNow,
+    async close() {
+      if (scanTimer) clearInterval(scanTimer);
+      closeWeb?.();
+      await closeServer(server);
+      await session.stop();
+      // Recordings still running stay unjournaled on purpose: the next start picks them up (resync or scan).
+      while (background.size > 0) await Promise.allSettled([...background]);
+      await finisher.idle();
+      log.info('mitschnitt serve stopped');
+    },
+  };
+}
+
+function mitschnittVars(r: ActiveRecording): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of r.vars) if (k.startsWith('MITSCHNITT_') && v) out[k] = v;
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
