@@ -1,0 +1,362 @@
+import { posix } from 'node:path';
+import type { Host } from '../generator/rule-set.ts';
+import type { KnownHostsEntry } from './host-key.ts';
+import { ensureAmiSecret, type SecretPaths } from './host-secrets.ts';
+import { CRON_FILE, DIALPLAN_FILE, UNIT_FILE, computePlan, hasChanges, type Actions, type HostPlan, type Reload } from './plan.ts';
+import { MANIFEST, sha256Hex, type LocalRelease, type Manifest } from './release-files.ts';
+import { acquireLock, lockOwner, type LockOptions } from './remote-lock.ts';
+import { dialplanVersion, reloadAndVerify, runningDialplanVersion } from './reload-verify.ts';
+import { readRemoteState, type RemoteState } from './remote-state.ts';
+import { connectSsh, RemoteError, type RemoteSession, type SshAuth, type SshTarget } from './ssh-connection.ts';
+import { quote, sh } from './shell.ts';
+
+export type Phase = 'connect' | 'lock' | 'compare' | 'upload' | 'verify' | 'swap' | 'install' | 'reload' | 'restart' | 'rollback' | 'done' | 'failed';
+
+export interface ProgressEvent {
+  host: string;
+  phase: Phase;
+  detail?: string;
+}
+
+export interface DeployOptions {
+  auth: SshAuth;
+  knownHosts?: KnownHostsEntry[];
+  lock: LockOptions;
+  /** Where the cron file goes (cron ignores symlinks, so it is copied there). */
+  cronDir: string;
+  /** Where the systemd unit goes. */
+  systemdDir: string;
+  /** Complete releases kept on the host (current and previous always among them). */
+  keepReleases: number;
+  connectTimeoutMs?: number;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export const DEFAULT_CRON_DIR = '/etc/cron.d';
+export const DEFAULT_SYSTEMD_DIR = '/etc/systemd/system';
+
+export type HostStatus = 'deployed' | 'unchanged' | 'failed';
+
+export interface HostResult {
+  host: string;
+  status: HostStatus;
+  /** The release now active on the host (after a rollback: the old one). */
+  release: string | null;
+  commit: string | null;
+  bytesUploaded: number;
+  filesUploaded: number;
+  filesCopied: number;
+  /** Bytes written to the SSH connection (protocol overhead included). */
+  wireBytes: number;
+  reloaded: Reload[];
+  restarted: boolean;
+  rolledBack: boolean;
+  reason?: string;
+  notes: string[];
+}
+
+export function sshTarget(host: Host, knownHosts?: KnownHostsEntry[]): SshTarget {
+  return { name: host.name, address: host.address, port: host.port, user: host.user, fingerprint: host.hostKey, knownHosts };
+}
+
+/** secretsDir and the AMI secret's name from the release's policy.json (defaults as in the settings schema). */
+export function secretPaths(release: LocalRelease): SecretPaths {
+  let settings: { secretsDir?: string; ami?: { secret?: string } } = {};
+  if ('policy.json' in release.manifest.files) {
+    settings = (JSON.parse(release.read('policy.json').toString('utf8')) as { settings?: typeof settings }).settings ?? {};
+  }
+  return { secretsDir: settings.secretsDir ?? '/etc/mitschnitt/secrets', amiSecret: settings.ami?.secret ?? 'ami' };
+}
+
+/** Deploys one host: lock, compare, stage + verify, atomic swap, install, reload + verify, roll back on failure. */
+export async function deployHost(host: Host, release: LocalRelease, options: DeployOptions): Promise<HostResult> {
+  const result: HostResult = {
+    host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0,
+    wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, notes: [],
+  };
+  const progress = (phase: Phase, detail?: string) => options.onProgress?.({ host: host.name, phase, detail });
+  let session: RemoteSession | undefined;
+  try {
+    progress('connect', `${host.user}@${host.address}:${host.port}`);
+    session = await connectSsh(sshTarget(host, options.knownHosts), options.auth, { timeoutMs: options.connectTimeoutMs });
+    progress('lock');
+    const lock = await acquireLock(session, host.dir, lockOwner(), options.lock);
+    if (lock.broke) result.notes.push(`took over a stale deploy lock: ${lock.broke}`);
+    try {
+      await new HostDeploy(session, host, release, options, result, progress).deploy();
+    } finally {
+      await lock.release().catch(() => undefined); // a lost connection leaves a lock whose keeper is gone: stale
+    }
+  } catch (err) {
+    result.status = 'failed';
+    result.reason ??= err instanceof Error ? err.message : String(err);
+  } finally {
+    if (session) {
+      result.wireBytes = session.bytesSent;
+      session.close();
+    }
+  }
+  progress(result.status === 'failed' ? 'failed' : 'done', result.reason);
+  return result;
+}
+
+class HostDeploy {
+  private readonly dir: string;
+  /** Whether the new release's runtime was (re)started: then a rollback must restart the old one. */
+  private restartAttempted = false;
+
+  constructor(
+    private readonly session: RemoteSession,
+    private readonly host: Host,
+    private readonly release: LocalRelease,
+    private readonly options: DeployOptions,
+    private readonly result: HostResult,
+    private readonly progress: (phase: Phase, detail?: string) => void,
+  ) {
+    this.dir = host.dir.replace(/\/+$/, '');
+  }
+
+  private remote(what: string, command: string, stdin?: string): Promise<string> {
+    return this.session.run(what, command, stdin);
+  }
+
+  private path(...parts: string[]): string {
+    return posix.join(this.dir, ...parts);
+  }
+
+  async deploy(): Promise<void> {
+    this.progress('compare');
+    const state = await readRemoteState(this.session, this.dir);
+    const plan = computePlan(this.release.manifest, state.manifest);
+    const secretCreated = await ensureAmiSecret(this.session, secretPaths(this.release));
+    if (secretCreated) this.result.notes.push('created the AMI secret include on the host');
+    const expectedVersion = DIALPLAN_FILE in this.release.manifest.files ? dialplanVersion(this.release.read(DIALPLAN_FILE).toString('utf8')) : null;
+
+    if (!hasChanges(plan)) {
+      this.result.release = state.current;
+      this.result.commit = state.manifest?.commit ?? null;
+      await this.repairUnchanged(expectedVersion, secretCreated);
+      return;
+    }
+
+    await this.stage(state, plan);
+    this.progress('swap', this.release.id);
+    await this.swap(this.release.id, state.current);
+    this.progress('install');
+    await this.install(this.release.manifest, plan.actions);
+    const reloads = withManager(plan.actions.reload, secretCreated);
+    this.progress('reload', reloads.join(', ') || 'nothing');
+    let verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
+    this.result.reloaded = reloads;
+    if (verdict.ok && plan.actions.restartRuntime) {
+      this.progress('restart');
+      verdict = await this.restartRuntime();
+    }
+    if (!verdict.ok) {
+      await this.rollBack(state, plan, verdict.reason);
+      return;
+    }
+    this.result.status = 'deployed';
+    this.result.release = this.release.id;
+    this.result.commit = this.release.manifest.commit;
+    await this.prune(this.release.id, state.current);
+  }
+
+  /**
+   * Nothing to upload: uploads 0 bytes and reloads nothing, unless the running dialplan is not the deployed one
+   * (a refused reload earlier, or the admin just added the #include): then the dialplan is reloaded and verified.
+   */
+  private async repairUnchanged(expectedVersion: string | null, secretCreated: boolean): Promise<void> {
+    const reloads: Reload[] = [];
+    if (expectedVersion && (await runningDialplanVersion(this.session)) !== expectedVersion) reloads.push('dialplan');
+    if (secretCreated) reloads.push('manager');
+    if (reloads.length) {
+      this.progress('reload', reloads.join(', '));
+      const verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
+      this.result.reloaded = reloads;
+      if (!verdict.ok) {
+        this.result.status = 'failed';
+        this.result.reason = `files are up to date, but ${verdict.reason}`;
+        return;
+      }
+    }
+    this.result.status = 'unchanged';
+  }
+
+  /**
+   * Builds releases/<id>.tmp: unchanged files copied on the host from the current release, changed ones uploaded,
+   * then every SHA-256 checked there before it is renamed to releases/<id>. Nothing outside releases/ is touched, so
+   * a connection cut here leaves the old set active; the next deploy removes the half-built folder.
+   */
+  private async stage(state: RemoteState, plan: HostPlan): Promise<void> {
+    const id = this.release.id;
+    const files = this.release.manifest.files;
+    if (state.releases.includes(id)) {
+      this.progress('verify', `reusing release ${id}`);
+      await this.verifyRelease(`releases/${id}`);
+      return;
+    }
+    const tmp = `releases/${id}.tmp`;
+    const dirs = [...new Set(Object.keys(files).map((p) => posix.dirname(p)).filter((d) => d !== '.'))].sort();
+    await this.remote(
+      'preparing the staging folder',
+      `set -e; umask 022; cd ${quote(this.dir)}; rm -rf ${quote(tmp)}; mkdir -p ${[tmp, ...dirs.map((d) => `${tmp}/${d}`)].map(quote).join(' ')}`,
+    );
+    const changed = new Set(plan.changes.map((c) => c.path));
+    const copies = Object.keys(files).filter((p) => !changed.has(p));
+    if (copies.length) {
+      this.progress('upload', `copying ${copies.length} unchanged file(s) on the host`);
+      const cmds = copies.map((p) => `cp --reflink=auto -p ${quote(`current/${p}`)} ${quote(`${tmp}/${p}`)}`);
+      await this.remote('copying unchanged files from the current release', `set -e; cd ${quote(this.dir)}; ${cmds.join('; ')}`);
+      this.result.filesCopied = copies.length;
+    }
+    const uploads = Object.keys(files).filter((p) => changed.has(p));
+    for (const [i, p] of uploads.entries()) {
+      const bytes = this.release.read(p);
+      this.progress('upload', `${i + 1}/${uploads.length} ${p}`);
+      await this.session.writeFile(this.path(tmp, p), bytes, parseInt(files[p]!.mode, 8));
+      this.result.bytesUploaded += bytes.length;
+      this.result.filesUploaded++;
+    }
+    await this.session.writeFile(this.path(tmp, MANIFEST), this.release.manifestBytes, 0o644);
+    this.result.bytesUploaded += this.release.manifestBytes.length;
+    this.result.filesUploaded++;
+    this.progress('verify');
+    await this.verifyRelease(tmp);
+    await this.remote('completing the release', sh`cd ${this.dir} && chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`);
+  }
+
+  /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
+  private async verifyRelease(relDir: string): Promise<void> {
+    const files = this.release.manifest.files;
+    const list = Object.entries(files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('') + `${sha256Hex(this.release.manifestBytes)}  ${MANIFEST}\n`;
+    const r = await this.session.exec(sh`cd ${this.dir}/${relDir} && sha256sum --check --strict --quiet -`, list);
+    if (r.code !== 0) {
+      throw new RemoteError(`checksum verification on ${this.host.name} failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' / ')}`);
+    }
+  }
+
+  /**
+   * `current` (and `previous`) are switched with `ln -sfn x name.new && mv -T name.new name`: rename(2) replaces the
+   * link atomically, so Asterisk's next read and the runtime see either the old or the new release, never a mix.
+   */
+  private async swap(id: string, oldCurrent: string | null, oldPrevious?: string | null): Promise<void> {
+    const lines = ['set -e', `cd ${quote(this.dir)}`];
+    if (oldPrevious !== undefined) {
+      lines.push(oldPrevious ? sh`ln -sfn ${`releases/${oldPrevious}`} previous.new && mv -T previous.new previous` : 'rm -f previous');
+    } else if (oldCurrent && oldCurrent !== id) {
+      lines.push(sh`ln -sfn ${`releases/${oldCurrent}`} previous.new && mv -T previous.new previous`);
+    }
+    lines.push(sh`ln -sfn ${`releases/${id}`} current.new && mv -T current.new current`);
+    await this.remote('switching the current release', lines.join('\n'));
+  }
+
+  /** Cron ignores symlinks and files not owned by root, so the cron file is copied (a temp name with a dot is ignored). */
+  private async install(manifest: Manifest, actions: Actions): Promise<void> {
+    const lines = ['set -e', 'umask 022'];
+    const cron = posix.join(this.options.cronDir, 'mitschnitt');
+    const unit = posix.join(this.options.systemdDir, 'mitschnitt.service');
+    if (actions.installCron && CRON_FILE in manifest.files) {
+      const tmp = posix.join(this.options.cronDir, '.mitschnitt.new');
+      lines.push(sh`cp ${this.path('current', CRON_FILE)} ${tmp} && chmod 0644 ${tmp} && mv -f ${tmp} ${cron}`);
+    }
+    if (actions.removeCron) lines.push(sh`rm -f ${cron}`);
+    if (actions.installUnit && UNIT_FILE in manifest.files) {
+      lines.push(sh`cp ${this.path('current', UNIT_FILE)} ${unit}.new && chmod 0644 ${unit}.new && mv -f ${unit}.new ${unit}`);
+      lines.push('systemctl daemon-reload');
+    }
+    if (lines.length > 2) await this.remote('installing the cron file and systemd unit', lines.join('\n'));
+  }
+
+  private async restartRuntime(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    this.restartAttempted = true;
+    const r = await this.session.exec('systemctl restart mitschnitt');
+    this.result.restarted = r.code === 0;
+    return r.code === 0 ? { ok: true } : { ok: false, reason: `systemctl restart mitschnitt failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}` };
+  }
+
+  /** Puts the previous set back, reinstalls and reloads what the failed deploy changed, and reports why. */
+  private async rollBack(state: RemoteState, plan: HostPlan, reason: string): Promise<void> {
+    this.result.status = 'failed';
+    const old = state.current;
+    if (!old || !state.manifest) {
+      // First deploy: there is no older set. The files stay so the admin can add the #include lines; the next
+      // deploy (unchanged) reloads and verifies again.
+      this.result.reason = `${reason} (first deploy: nothing to roll back to; the files stay in ${this.dir}/current)`;
+      this.result.release = this.release.id;
+      return;
+    }
+    this.progress('rollback', `back to ${old}`);
+    this.result.rolledBack = true;
+    this.result.release = old;
+    this.result.commit = state.manifest.commit;
+    const back = computePlan(state.manifest, this.release.manifest);
+    const problems: string[] = [];
+    try {
+      await this.swap(old, this.release.id, state.previous);
+      await this.install(state.manifest, back.actions);
+      const oldVersion = await this.oldDialplanVersion(old);
+      const again = await reloadAndVerify(this.session, plan.actions.reload, oldVersion);
+      if (!again.ok) problems.push(`reloading the old set failed too: ${again.reason}`);
+      if (this.restartAttempted) {
+        const restart = await this.restartRuntime();
+        if (!restart.ok) problems.push(restart.reason);
+      }
+      await this.remote('removing the failed release', sh`rm -rf ${this.path('releases', this.release.id)}`);
+    } catch (err) {
+      problems.push(`rollback incomplete: ${(err as Error).message}`);
+    }
+    this.result.reason = `${reason}; rolled back to release ${old}${problems.length ? ` — ${problems.join('; ')}` : ''}`;
+  }
+
+  private async oldDialplanVersion(id: string): Promise<string | null> {
+    const bytes = await this.session.readFile(this.path('releases', id, DIALPLAN_FILE));
+    return bytes ? dialplanVersion(bytes.toString('utf8')) : null;
+  }
+
+  /** Keeps current, previous and the newest others up to keepReleases; removes leftover staging folders. */
+  private async prune(current: string, previous: string | null): Promise<void> {
+    const keep = Math.max(2, this.options.keepReleases);
+    const script = [
+      `cd ${quote(this.path('releases'))} || exit 0`,
+      `n=0; for r in $(ls -1t); do`,
+      `  case "$r" in *.tmp) rm -rf "$r"; continue;; esac`,
+      `  n=$((n+1))`,
+      `  if [ "$r" != ${quote(current)} ] && [ "$r" != ${quote(previous ?? '')} ] && [ $n -gt ${keep} ]; then rm -rf "$r"; fi`,
+      'done',
+    ].join('\n');
+    await this.remote('pruning old releases', script);
+  }
+}
+
+/** A newly created AMI secret include only reaches Asterisk through `manager reload`. */
+function withManager(reloads: Reload[], secretCreated: boolean): Reload[] {
+  return secretCreated && !reloads.includes('manager') ? [...reloads, 'manager'] : reloads;
+}
+
+/** Deploys many hosts, at most `parallel` at a time; results in the order of `hosts`. */
+export async function deployAll(
+  hosts: Host[],
+  release: (host: Host) => LocalRelease,
+  options: DeployOptions,
+  parallel: number,
+): Promise<HostResult[]> {
+  const results: HostResult[] = new Array(hosts.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < hosts.length) {
+      const i = next++;
+      const host = hosts[i]!;
+      let local: LocalRelease;
+      try {
+        local = release(host);
+      } catch (err) {
+        results[i] = { host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0, wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, reason: (err as Error).message, notes: [] };
+        continue;
+      }
+      results[i] = await deployHost(host, local, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, hosts.length)) }, worker));
+  return results;
+}

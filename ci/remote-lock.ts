@@ -1,0 +1,105 @@
+import { hostname, userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RemoteError, type RemoteSession } from './ssh-connection.ts';
+import { quote } from './shell.ts';
+
+export interface LockOptions {
+  /** Seconds to wait for another deploy's lock before giving up (0: fail at once). */
+  waitSeconds: number;
+  /** A lock older than this is broken even if its holder still seems alive (a hung or cut-off deploy). */
+  leaseMinutes: number;
+  /** Remove any existing lock first (an admin's decision after checking no deploy runs). */
+  force: boolean;
+}
+
+export interface RemoteLock {
+  /** Why an old lock was broken, if one was. */
+  broke?: string;
+  release(): Promise<void>;
+}
+
+/** Exit status of the lock script when somebody else holds the lock. */
+const BUSY = 75;
+
+/**
+ * The lock is the folder `<dir>/deploy.lock` (mkdir is atomic) holding who took it and the PID + start time of a
+ * "keeper": the remote shell that took the lock and then waits on its stdin (`exec cat`). The keeper lives exactly
+ * as long as our SSH session: when the deploy ends or its connection dies, sshd closes the channel and the keeper
+ * exits, so a lock whose keeper is gone is stale. The CI machine's own PIDs are invisible from the host; this is not.
+ * Breaking a stale lock happens under flock(1) on `deploy.lock.guard`, so two deploys cannot both break and retake it.
+ */
+function lockScript(dir: string, owner: string, options: LockOptions): string {
+  const leaseSeconds = Math.round(options.leaseMinutes * 60);
+  return [
+    'set -eu',
+    'umask 022',
+    `d=${quote(dir)}`,
+    'mkdir -p "$d"',
+    'lock="$d/deploy.lock"',
+    'exec 9>"$d/deploy.lock.guard"',
+    'flock -w 30 9',
+    'broke=',
+    // A keeper is alive if its PID still runs the same process (same start time) and is not a zombie.
+    'alive() { [ -n "${1:-}" ] && awk -v st="${2:-}" \'{ exit !($3 != "Z" && $3 != "X" && $22 == st) }\' "/proc/$1/stat" 2>/dev/null; }',
+    'if ! mkdir "$lock" 2>/dev/null; then',
+    '  set -- $(cat "$lock/keeper" 2>/dev/null || true)',
+    '  since=$(cat "$lock/since" 2>/dev/null || echo 0)',
+    '  held_by=$(head -c 300 "$lock/owner" 2>/dev/null | tr -d "\\n" || true)',
+    `  if [ ${options.force ? 1 : 0} = 1 ]; then broke="forced (--force-unlock)"`,
+    '  elif ! alive "${1:-}" "${2:-}"; then broke="its deploy is gone"',
+    `  elif [ $(( $(date +%s) - since )) -gt ${leaseSeconds} ]; then broke="lease of ${options.leaseMinutes} min expired"`,
+    '  fi',
+    '  if [ -z "$broke" ]; then printf "%s\\n" "$held_by" >&2; exit ' + BUSY + '; fi',
+    '  if alive "${1:-}" "${2:-}"; then kill "$1" 2>/dev/null || true; fi',
+    '  rm -rf "$lock"',
+    '  mkdir "$lock"',
+    '  broke="$broke; was held by $held_by"',
+    'fi',
+    'printf "%s %s\\n" "$$" "$(cut -d" " -f22 /proc/$$/stat)" > "$lock/keeper"',
+    'date +%s > "$lock/since"',
+    `printf "%s\\n" ${quote(owner)} > "$lock/owner"`,
+    'exec 9>&-',
+    'printf "LOCKED %s %s|%s\\n" "$$" "$(cut -d" " -f22 /proc/$$/stat)" "$broke"',
+    'exec cat >/dev/null',
+  ].join('\n');
+}
+
+export function lockOwner(): string {
+  const ci = process.env.GITHUB_RUN_ID ? ` (GitHub run ${process.env.GITHUB_RUN_ID})` : process.env.CI_JOB_ID ? ` (GitLab job ${process.env.CI_JOB_ID})` : '';
+  return `${userInfo().username}@${hostname()} pid ${process.pid}${ci} since ${new Date().toISOString()}`;
+}
+
+export async function acquireLock(session: RemoteSession, dir: string, owner: string, options: LockOptions): Promise<RemoteLock> {
+  const deadline = Date.now() + options.waitSeconds * 1000;
+  for (;;) {
+    try {
+      const held = await session.hold(lockScript(dir, owner, options));
+      const m = /^LOCKED (\d+ \d+)\|(.*)$/.exec(held.firstLine);
+      if (!m) {
+        held.end();
+        throw new RemoteError(`${session.target.name}: unexpected answer while taking the deploy lock: ${held.firstLine}`);
+      }
+      const keeper = m[1]!;
+      return {
+        broke: m[2] || undefined,
+        release: async () => {
+          // Only remove the lock if it is still ours (an admin may have forced it away meanwhile).
+          await session.exec(`lock=${quote(`${dir}/deploy.lock`)}; [ "$(cat "$lock/keeper" 2>/dev/null)" = ${quote(keeper)} ] && rm -rf "$lock"; true`);
+          held.end();
+          await held.exited;
+        },
+      };
+    } catch (err) {
+      const result = (err as { result?: { code: number | null; stderr: string } }).result;
+      if (result?.code !== BUSY) throw err;
+      if (Date.now() >= deadline) {
+        throw new RemoteError(
+          `${session.target.name} is being deployed by ${result.stderr.trim() || 'someone else'}; try again later` +
+            (options.waitSeconds ? ` (waited ${options.waitSeconds}s)` : ' or use --lock-wait SECONDS') +
+            '; if no deploy runs, --force-unlock removes the lock',
+        );
+      }
+      await sleep(1000);
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// A test "PBX": a temp folder with the admin's Asterisk config (including the mitschnitt files from
+// <dir>/current as the README tells admins to), reached through a real sshd whose sessions find the stand-in
+// `asterisk` and `systemctl` (fixtures/bin) first on PATH.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSshd, type Sshd, type SshdOptions } from '../support/sshd.ts';
+import type { Host } from '../../generator/rule-set.ts';
+
+const STANDIN_BIN = fileURLToPath(new URL('./fixtures/bin', import.meta.url));
+
+export interface Pbx {
+  root: string;
+  host: Host;
+  sshd: Sshd;
+  asteriskDir: string;
+  state: string;
+  cronDir: string;
+  systemdDir: string;
+  secretsDir: string;
+  /** The `asterisk -rx` commands run so far. */
+  asteriskCommands(): string[];
+  systemctlCalls(): string[];
+  clearLogs(): void;
+  flag(name: string, on: boolean): void;
+  stop(): Promise<void>;
+}
+
+export async function startPbx(name: string, options: Pick<SshdOptions, 'clientKeyPath'> = {}): Promise<Pbx> {
+  const root = mkdtempSync(join(tmpdir(), `mitschnitt-pbx-${name}-`));
+  const asteriskDir = join(root, 'etc/asterisk');
+  const dir = join(root, 'etc/mitschnitt');
+  const state = join(root, 'asterisk-state');
+  const cronDir = join(root, 'etc/cron.d');
+  const systemdDir = join(root, 'etc/systemd/system');
+  const secretsDir = join(dir, 'secrets');
+  for (const d of [asteriskDir, state, cronDir, systemdDir]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(asteriskDir, 'extensions.conf'), `[default]\nexten => 100,1,Answer()\n\n#include "${dir}/current/asterisk/extensions_mitschnitt.conf"\n`);
+  writeFileSync(join(asteriskDir, 'manager.conf'), `[general]\nenabled = yes\n\n#include "${dir}/current/asterisk/manager_mitschnitt.conf"\n`);
+  writeFileSync(join(asteriskDir, 'features.conf'), `[general]\n\n#include "${dir}/current/asterisk/features_mitschnitt.conf"\n`);
+  const sshd = await startSshd({
+    ...options,
+    env: {
+      PATH: `${STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      FAKE_ASTERISK_DIR: asteriskDir,
+      FAKE_ASTERISK_STATE: state,
+      // A HOME without the machine's ~/.bashrc: sshd runs commands through the login shell, and a heavy .bashrc
+      // (pyenv init on CI machines) would add half a second to every remote command.
+      HOME: root,
+    },
+  });
+  const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+  return {
+    root,
+    sshd,
+    asteriskDir,
+    state,
+    cronDir,
+    systemdDir,
+    secretsDir,
+    host: { name, address: '127.0.0.1', port: sshd.port, user: 'root', hostKey: sshd.hostKey, dir, asteriskDir },
+    asteriskCommands: () => lines(join(state, 'commands.log')),
+    systemctlCalls: () => lines(join(state, 'systemctl.log')),
+    clearLogs: () => {
+      rmSync(join(state, 'commands.log'), { force: true });
+      rmSync(join(state, 'systemctl.log'), { force: true });
+    },
+    flag: (flag, on) => (on ? writeFileSync(join(state, flag), '') : rmSync(join(state, flag), { force: true })),
+    stop: async () => {
+      await sshd.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
