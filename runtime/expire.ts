@@ -51,8 +51,8 @@ export interface DeletionRecord {
 const DAY_MS = 86_400_000;
 const AUDIO = /^(.+)\.(wav|WAV)$/;
 const JOURNAL = /^(.+)\.json$/;
-/** How many journals of a folder are read at once. */
-const READ_PARALLELISM = 64;
+/** How many recordings of a folder are read or deleted at once. */
+const PARALLELISM = 64;
 
 /**
  * Deletes recordings older than their retention. Walks the date folders (`YYYY/MM/DD`, the PBX's local date)
@@ -139,8 +139,8 @@ async function sweepFolder(dir: string, ctx: SweepContext): Promise<void> {
 
   const doomed: Doomed[] = [];
   const ids = [...journalById.keys()];
-  for (let i = 0; i < ids.length; i += READ_PARALLELISM) {
-    const judged = await Promise.all(ids.slice(i, i + READ_PARALLELISM).map((id) => judgeJournal(dir, id, journalById.get(id)!, audioById.get(id), ctx)));
+  for (let i = 0; i < ids.length; i += PARALLELISM) {
+    const judged = await Promise.all(ids.slice(i, i + PARALLELISM).map((id) => judgeJournal(dir, id, journalById.get(id)!, audioById.get(id), ctx)));
     for (const d of judged) if (d) doomed.push(d);
   }
   for (const [id, name] of audioById) {
@@ -158,13 +158,15 @@ async function sweepFolder(dir: string, ctx: SweepContext): Promise<void> {
   }
   // Evidence first: the records are on disk before the first file goes.
   await ctx.deletionLog!.append(doomed.map((d) => d.record));
-  for (const d of doomed) {
+  const unlinkAll = async (d: Doomed) => {
+    // In order: audio first, so an interruption leaves a journal that the next run deletes (never lone audio).
     for (const file of d.files) {
       await unlink(file).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') summary.problems.push({ path: file, error: err.message });
       });
     }
-  }
+  };
+  for (let i = 0; i < doomed.length; i += PARALLELISM) await Promise.all(doomed.slice(i, i + PARALLELISM).map(unlinkAll));
   await removeIfEmpty(dir);
 }
 
