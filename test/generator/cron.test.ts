@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CronExpressionParser } from 'cron-parser';
 import { checkedSchedule, renderCron } from '../../generator/render-cron.ts';
-import { UnsafeValueError } from '../../generator/host-file-template.ts';
+import { cronEscape, UnsafeValueError } from '../../generator/host-file-template.ts';
 import { assertGolden, renderBundled } from '../fixtures/golden-host-files/golden.ts';
 import { sampleHost, samplePolicy, type SampleOptions } from './snom-sample-policy.ts';
 
@@ -71,6 +71,13 @@ test('schedules that could add a line, feed stdin or break cron are refused', ()
     assert.throws(() => checkedSchedule('deliverySchedule', bad), (e: unknown) => e instanceof UnsafeValueError, JSON.stringify(bad));
     assert.throws(() => render({ deliverySchedule: bad }), (e: unknown) => e instanceof UnsafeValueError, JSON.stringify(bad));
   }
+});
+
+test('a config path that could end the line or feed stdin is refused too', () => {
+  for (const dir of ['/etc/mit%schnitt', '/etc/mitschnitt\n* * * * * root id']) {
+    assert.throws(() => render({}, dir), (e: unknown) => e instanceof UnsafeValueError, JSON.stringify(dir));
+  }
+  assert.throws(() => cronEscape('x\ty'), (e: unknown) => e instanceof UnsafeValueError);
 });
 
 test('valid cron.d syntax passes unchanged, names included', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AMI_READ, AMI_WRITE, CHANNEL_VARS, amiSecretInclude, amiSecretIncludePath, renderManager } from '../../generator/render-manager.ts';
-import { UnsafeValueError } from '../../generator/host-file-template.ts';
+import { asteriskConfEscape, UnsafeValueError } from '../../generator/host-file-template.ts';
 import { aclAllows, aclRules, browse, ConfigError, loadConfig, retrieve } from './manager-asterisk-config.ts';
 import { assertGolden, renderBundled } from '../fixtures/golden-host-files/golden.ts';
 import { samplePolicy, sampleHost } from './snom-sample-policy.ts';
@@ -136,6 +136,11 @@ test('the secret never appears in out/: the generated file only names the host-l
 
 test('an AMI user name that would be another section is refused', () => {
   assert.throws(() => renderManager({ ruleSet: undefined as never, policy: samplePolicy({ amiUser: 'general' }), host: sampleHost({}) }), (e: unknown) => e instanceof UnsafeValueError);
+});
+
+test('every value written into an Asterisk config passes the escaper, which refuses newlines and comments', () => {
+  assert.is(asteriskConfEscape('/etc/mitschnitt/secrets/ami.manager.conf'), '/etc/mitschnitt/secrets/ami.manager.conf');
+  for (const bad of ['a\n[evil]', 'a;b', 'a\rb', 'a\u0000']) assert.throws(() => asteriskConfEscape(bad), (e: unknown) => e instanceof UnsafeValueError, JSON.stringify(bad));
 });
 
 test('the bundled example matches its golden manager_mitschnitt.conf', () => {
