@@ -10,6 +10,7 @@ import { build } from '../../generator/build.ts';
 import { renderers, type Renderer } from '../../generator/render-host-files.ts';
 import type { Manifest } from '../../generator/manifest.ts';
 import { BUNDLED_RULES } from '../../bin/cli-support.ts';
+import { runCli } from '../fixtures/build/run-cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mitschnitt-build-'));
 let n = 0;
@@ -228,14 +229,14 @@ test('git: the commit and dirty flag of the rules folder go into every manifest'
   assert.equal([manifest().commit, manifest().dirty, summary.commit, summary.dirty], [head, true, head, true]);
 });
 
-test('the CLI: summary line, --json, exit 1 on invalid rules, exit 2 on usage errors', () => {
+test('the CLI: summary line, --json, exit 1 on invalid rules, exit 2 on usage errors', async () => {
   const out = fresh('out');
   const ok = spawnSync(process.execPath, ['bin/mitschnitt.js', 'build', '--rules', rulesCopy(), '--out', out], { encoding: 'utf8' });
   assert.is(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /2 hosts, 6 users, 2 teams, 2 active rules of 3, \d+ files, \d+ bytes/);
   assert.match(ok.stdout, /pbx-berlin: \d+ files/);
 
-  const json = spawnSync(process.execPath, ['bin/mitschnitt.js', 'build', '--rules', rulesCopy(), '--out', out, '--json'], { encoding: 'utf8' });
+  const json = await runCli('build', '--rules', rulesCopy(), '--out', out, '--json');
   assert.is(json.status, 0, json.stderr);
   const parsed = JSON.parse(json.stdout);
   assert.is(parsed.built, true);
@@ -243,7 +244,7 @@ test('the CLI: summary line, --json, exit 1 on invalid rules, exit 2 on usage er
 
   const rules = rulesCopy();
   writeFileSync(join(rules, 'roles.json'), '{ "roles": [] ');
-  const bad = spawnSync(process.execPath, ['bin/mitschnitt.js', 'build', '--rules', rules, '--out', fresh('out')], { encoding: 'utf8' });
+  const bad = await runCli('build', '--rules', rules, '--out', fresh('out'));
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /roles\.json:\d+:\d+.*JSON syntax error/);
   assert.match(bad.stderr, /nothing was written/);
@@ -252,11 +253,11 @@ test('the CLI: summary line, --json, exit 1 on invalid rules, exit 2 on usage er
   const foreign = fresh('out');
   mkdirSync(foreign);
   writeFileSync(join(foreign, 'keep.txt'), 'x');
-  const refused = spawnSync(process.execPath, ['bin/mitschnitt.js', 'build', '--rules', rulesCopy(), '--out', foreign], { encoding: 'utf8' });
+  const refused = await runCli('build', '--rules', rulesCopy(), '--out', foreign);
   assert.is(refused.status, 1);
   assert.match(refused.stderr, /refusing to replace/);
 
-  const usage = spawnSync(process.execPath, ['bin/mitschnitt.js', 'build', '--bogus'], { encoding: 'utf8' });
+  const usage = await runCli('build', '--bogus');
   assert.is(usage.status, 2);
 });
 

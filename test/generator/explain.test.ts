@@ -10,8 +10,9 @@ import { resolvePolicy } from '../../generator/resolve-policy.ts';
 import { build } from '../../generator/build.ts';
 import { BUNDLED_RULES } from '../../bin/cli-support.ts';
 import { ruleSetOf } from '../fixtures/build/rule-files.ts';
+import { runCli } from '../fixtures/build/run-cli.ts';
 
-const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/mitschnitt.js', 'explain', ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => runCli('explain', ...args);
 const tmp = mkdtempSync(join(tmpdir(), 'mitschnitt-explain-'));
 
 const user = (id: string, name: string, ext: string) => ({ id, name, ext });
@@ -80,24 +81,24 @@ test('the explanation carries exactly decide()', () => {
   assert.equal(explain(policy, q).decision, decide(policy, q));
 });
 
-test('CLI: text on the bundled rules picks the host of the internal number', () => {
-  const r = cli('--from', '302', '--to', '0301234');
+test('CLI: text on the bundled rules picks the host of the internal number', async () => {
+  const r = await cli('--from', '302', '--to', '0301234');
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /David Öztürk \(302\)/);
   assert.match(r.stdout, /support-manual/);
   assert.match(r.stdout, /policy of host pbx-hamburg/);
-  const berlin = cli('--from', '302', '--to', '0301234', '--host', 'pbx-berlin');
+  const berlin = await cli('--from', '302', '--to', '0301234', '--host', 'pbx-berlin');
   assert.match(berlin.stdout, /^Not recorded: David Öztürk \(302, on host pbx-hamburg\)/);
   assert.match(berlin.stdout, /lives on host pbx-hamburg/);
 });
 
-test('CLI: --json prints the decide() object', () => {
-  const r = cli('--from', '201', '--to', '+49 30 1234', '--json');
+test('CLI: --json prints the decide() object', async () => {
+  const r = await cli('--from', '201', '--to', '+49 30 1234', '--json');
   assert.is(r.status, 0, r.stderr);
   const d = JSON.parse(r.stdout);
   assert.equal([d.decision, d.rule, d.direction, d.origin, d.from, d.to], ['auto', 'sales-external', 'outbound', 'external', '201', '+49301234']);
   assert.ok(Array.isArray(d.reason));
-  const garbage = JSON.parse(cli('--from', '201', '--to', '0301', '--mode', 'yes', '--json').stdout);
+  const garbage = JSON.parse((await cli('--from', '201', '--to', '0301', '--mode', 'yes', '--json')).stdout);
   assert.match(garbage.warning, /MDC_MON_MODE 'yes'/);
 });
 
@@ -107,33 +108,41 @@ test('CLI: --policy reads a built policy.json and gives the same answer as --rul
   const out = join(tmp, 'out');
   const built = await build({ rulesDir: rules, outDir: out });
   assert.ok(built.ok);
-  const fromPolicy = cli('--from', '0301234', '--to', '600', '--policy', join(out, 'pbx-berlin', 'policy.json'));
-  const fromRules = cli('--from', '0301234', '--to', '600', '--rules', rules);
+  const fromPolicy = await cli('--from', '0301234', '--to', '600', '--policy', join(out, 'pbx-berlin', 'policy.json'));
+  const fromRules = await cli('--from', '0301234', '--to', '600', '--rules', rules);
   assert.is(fromPolicy.status, 0, fromPolicy.stderr);
   assert.is(fromPolicy.stdout, fromRules.stdout);
   assert.match(fromPolicy.stdout, /team Vertrieb \(600\) is covered as the callee/);
-  const wrongHost = cli('--from', '1', '--to', '2', '--policy', join(out, 'pbx-berlin', 'policy.json'), '--host', 'pbx-hamburg');
+  const wrongHost = await cli('--from', '1', '--to', '2', '--policy', join(out, 'pbx-berlin', 'policy.json'), '--host', 'pbx-hamburg');
   assert.is(wrongHost.status, 1);
   assert.match(wrongHost.stderr, /policy of host pbx-berlin, not pbx-hamburg/);
   writeFileSync(join(tmp, 'not-policy.json'), '{"hello": 1}');
-  const notPolicy = cli('--from', '1', '--to', '2', '--policy', join(tmp, 'not-policy.json'));
+  const notPolicy = await cli('--from', '1', '--to', '2', '--policy', join(tmp, 'not-policy.json'));
   assert.is(notPolicy.status, 1);
   assert.match(notPolicy.stderr, /is not a mitschnitt policy\.json/);
 });
 
-test('CLI: usage errors exit 2 with the usage; invalid rules exit 1', () => {
+test('CLI: usage errors exit 2 with the usage; invalid rules exit 1', async () => {
   for (const args of [['--from', '201'], ['--to', '201'], ['--from', '1', '--to', '2', '--origin', 'Internal'], ['--from', '1', '--to', '2', '--host', 'nowhere'], ['--from', '1', '--to', '2', '--rules', 'x', '--policy', 'y'], ['--frm', '1']]) {
-    const r = cli(...args);
+    const r = await cli(...args);
     assert.is(r.status, 2, args.join(' '));
     assert.match(r.stderr, /Usage: mitschnitt explain/);
   }
   const rules = join(tmp, 'broken');
   cpSync(BUNDLED_RULES, rules, { recursive: true });
   writeFileSync(join(rules, 'users.json'), '{"users": "nope"}');
-  const bad = cli('--from', '1', '--to', '2', '--rules', rules);
+  const bad = await cli('--from', '1', '--to', '2', '--rules', rules);
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /users\.json/);
   assert.not.match(bad.stderr, /    at /);
+});
+
+test('the installed entry point bin/mitschnitt.js runs explain', () => {
+  const r = spawnSync(process.execPath, ['bin/mitschnitt.js', 'explain', '--from', '201', '--to', '0301234'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Recorded automatically: Anna Berger \(201\)/);
+  const usage = spawnSync(process.execPath, ['bin/mitschnitt.js', 'explain', '--to', '1'], { encoding: 'utf8' });
+  assert.is(usage.status, 2);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
