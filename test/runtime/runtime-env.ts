@@ -179,6 +179,11 @@ export class RuntimeEnv {
     return out.sort();
   }
 
+  /** Every event the fake sent so far has reached the tracker: AMI answers in order, so a Ping round trip suffices. */
+  async sync(): Promise<void> {
+    await this.serve!.session.action('Ping');
+  }
+
   /** Waits until exactly `n` journals exist and returns their paths. */
   async waitForJournals(n: number): Promise<string[]> {
     let paths: string[] = [];

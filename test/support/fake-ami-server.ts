@@ -109,7 +109,8 @@ export class FakeAmiServer {
   private clock = 1795631000;
   private seq = 0;
   private chanSeq = 0;
-  private readonly actionWaiters: { name: string; resolve: (headers: Headers) => void }[] = [];
+  /** Variables the dialplan will set on channels created from now on (e.g. a per-extension MDC_MON_MODE). */
+  private readonly newChannelVars = new Map<string, string>();
   port = 0;
 
   constructor(options: FakeAmiOptions = {}) {
@@ -153,11 +154,6 @@ export class FakeAmiServer {
 
   get sessionCount(): number {
     return [...this.sessions].filter((s) => s.authenticated).length;
-  }
-
-  /** Resolves with the headers of the next action of that name the client sends. */
-  waitForAction(name: string): Promise<Headers> {
-    return new Promise((resolve) => this.actionWaiters.push({ name: name.toLowerCase(), resolve }));
   }
 
   // ---------------------------------------------------------------- wire
@@ -218,10 +214,6 @@ export class FakeAmiServer {
   private handle(session: Session, action: Headers): void {
     const name = (get(action, 'Action') ?? '').toLowerCase();
     this.actions.push({ name, headers: action });
-    for (const w of this.actionWaiters.filter((w) => w.name === name)) {
-      this.actionWaiters.splice(this.actionWaiters.indexOf(w), 1);
-      w.resolve(action);
-    }
     if (name === 'login') return this.login(session, action);
     if (!session.authenticated && name !== 'logoff') {
       return this.reply(session, action, [['Response', 'Error'], ['Message', 'Permission denied']]);
@@ -413,6 +405,7 @@ export class FakeAmiServer {
     };
     this.channels.set(name, ch);
     this.broadcast('Newchannel', 'call,all', this.snapshot(ch));
+    for (const [k, v] of this.newChannelVars) this.setVar(ch, k, v);
     return ch;
   }
 
@@ -669,6 +662,15 @@ export class FakeAmiServer {
       this.closing.delete(r);
       closeRecording(r);
     }, this.options.fileCloseDelayMs);
+  }
+
+  setVarOnNextChannels(name: string, value: string): void {
+    this.newChannelVars.set(name, value);
+  }
+
+  /** `UserEvent(name,…)` run by the dialplan or a features.conf applicationmap entry on a channel. */
+  userEvent(channel: string, name: string, extra: Headers = []): void {
+    this.broadcast('UserEvent', 'user,all', [...this.snapshot(this.mustChannel(channel)), ['UserEvent', name], ...extra]);
   }
 
   /** The channel names currently in a bridge. */
