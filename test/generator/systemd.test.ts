@@ -65,6 +65,14 @@ test('systemd-analyze verify would catch a broken unit (the check is real)', () 
   assert.match(result.output, /Unknown key 'NoSuchDirective'/);
 });
 
+test("systemd-analyze security rates the sandbox's exposure at most 2.0 of 10 (hardening cannot silently regress)", () => {
+  verify(render());
+  const run = spawnSync('systemd-analyze', ['security', '--offline=true', `--root=${root}`, '--no-pager', 'mitschnitt.service'], { encoding: 'utf8' });
+  const level = /Overall exposure level for mitschnitt\.service: ([0-9.]+)/.exec(run.stdout);
+  assert.ok(level, run.stdout + run.stderr);
+  assert.ok(Number(level![1]) <= 2.0, `exposure ${level![1]}`);
+});
+
 test('serve runs from the deployed config as the mitschnitt user, restarting on failure', () => {
   const { Service } = parseUnit(render({}, '/srv/mitschnitt'));
   assert.equal(Service!.ExecStart, ['mitschnitt serve --config /srv/mitschnitt/current']);
