@@ -86,8 +86,10 @@ test('a dropped connection is noticed, re-established and announced again with r
 test('an action without answer is rejected after its timeout; a silent Asterisk is dropped by the heartbeat', async () => {
   // Asterisk that logs us in and then never answers again (hung manager thread).
   let connections = 0;
+  const sockets = new Set<net.Socket>();
   const mute = net.createServer((s) => {
     connections++;
+    sockets.add(s);
     s.write('Asterisk Call Manager/11.0.0\r\n');
     s.once('data', (d) => {
       const id = /ActionID: (\S+)/.exec(d.toString())?.[1];
@@ -107,10 +109,8 @@ test('an action without answer is rejected after its timeout; a silent Asterisk 
   );
   await waitFor('heartbeat reconnect', () => lines.some((l) => l.msg === 'AMI heartbeat failed, reconnecting') && connections >= 2);
   await session.stop();
-  await new Promise<void>((r) => {
-    mute.close(() => r());
-    mute.closeAllConnections?.();
-  });
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => mute.close(() => r()));
 });
 
 test('--verbose logs AMI traffic as debug lines, with the secret masked', async () => {
