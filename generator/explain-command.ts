@@ -29,22 +29,28 @@ export const explainCommand: Command = {
     }
     if (values.rules !== undefined && values.policy !== undefined) throw new UsageError('give either --rules or --policy, not both');
 
-    const policy = values.policy !== undefined ? readPolicy(values.policy, values.host) : policyFromRules(values.rules, values.host, [values.from, values.to]);
+    const { policy, allActive } = values.policy !== undefined ? { policy: readPolicy(values.policy, values.host), allActive: undefined } : policiesFromRules(values.rules, values.host, [values.from, values.to]);
     // --mode passes any value through, as the channel variable could hold anything: unknown ones are explained as such.
     const question = { from: values.from, to: values.to, ...(values.origin ? { origin: values.origin } : {}), ...(values.mode !== undefined ? { mode: values.mode } : {}) };
-    const { decision, lines } = explain(policy, question);
+    const { decision, lines } = explain(policy, question, allActive);
     console.log(values.json ? JSON.stringify(decision, null, 2) : lines.join('\n'));
     return EXIT.ok;
   },
 };
 
-function policyFromRules(rulesDir: string | undefined, hostName: string | undefined, numbers: string[]): Policy {
+/** The host's policy, and the same with every rule switched on (to name inactive rules that would matter). */
+function policiesFromRules(rulesDir: string | undefined, hostName: string | undefined, numbers: string[]): { policy: Policy; allActive: Policy } {
   const label = rulesDir ?? 'rules';
   const result = validateRules(rulesDir ?? BUNDLED_RULES);
   if (!result.ok) {
     throw new UserError(`the rules are invalid:\n${result.errors.map((e) => formatRuleError(e, label)).join('\n')}`);
   }
-  return resolvePolicy(result.ruleSet, chooseHost(result.ruleSet, hostName, numbers));
+  const ruleSet = result.ruleSet;
+  const host = chooseHost(ruleSet, hostName, numbers);
+  return {
+    policy: resolvePolicy(ruleSet, host),
+    allActive: resolvePolicy({ ...ruleSet, rules: ruleSet.rules.map((r) => ({ ...r, active: true })) }, host),
+  };
 }
 
 /** --host, else the home host of the caller or the callee if internal, else the first host. */

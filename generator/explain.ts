@@ -15,8 +15,12 @@ const HEADLINE: Record<CallDecision['decision'], string> = {
   deny: 'Not recorded (denied on the channel)',
 };
 
-/** decide() in words: the verdict, the rule and why it won, the origin, and any warning. */
-export function explain(policy: Policy, question: CallQuestion): Explanation {
+/**
+ * decide() in words: the verdict, the rule and why it won, the origin, and any warning.
+ * `allActive` (the same host's policy resolved as if every rule were active) lets it name an inactive
+ * rule that would have changed the outcome: the usual answer to "why is this not recorded?".
+ */
+export function explain(policy: Policy, question: CallQuestion, allActive?: Policy): Explanation {
   const d = decide(policy, question);
   const caller = party(policy, d.from);
   const callee = party(policy, d.to);
@@ -38,6 +42,9 @@ export function explain(policy: Policy, question: CallQuestion): Explanation {
       } else {
         lines.push(...whyRule(policy, d));
       }
+  }
+  if (allActive && d.decision !== 'force' && d.decision !== 'deny' && !(d.decision === 'manual' && d.rule === null)) {
+    lines.push(...inactiveRule(policy, d, decide(allActive, question), allActive));
   }
   lines.push(originSentence(policy, d, question.origin));
   if (d.warning) lines.push(`Warning: ${d.warning}.`);
@@ -87,6 +94,14 @@ function whyNone(policy: Policy, d: CallDecision): string[] {
     return `no active rule covers ${direction} ${d.origin} calls of ${party(policy, number)}`;
   };
   return [`Nothing matches: ${side(d.from, 'outbound', 'caller')}, and ${side(d.to, 'inbound', 'callee')}.`];
+}
+
+const STRENGTH = { none: 0, manual: 1, auto: 2, force: 3, deny: 3 } as const;
+
+function inactiveRule(policy: Policy, d: CallDecision, hypothetical: CallDecision, allActive: Policy): string[] {
+  const id = hypothetical.rule;
+  if (id === null || Object.hasOwn(policy.rules, id) || STRENGTH[hypothetical.decision] <= STRENGTH[d.decision]) return [];
+  return [`${ruleLabel(allActive.rules[id], id)} would make this call ${hypothetical.decision} (${hypothetical.direction}), but it is inactive ("active": false in rules.json).`];
 }
 
 function originSentence(policy: Policy, d: CallDecision, given: string | undefined): string {

@@ -92,6 +92,16 @@ test('CLI: text on the bundled rules picks the host of the internal number', asy
   assert.match(berlin.stdout, /lives on host pbx-hamburg/);
 });
 
+test('CLI: an inactive rule that would change the outcome is named; one that would not, is not', async () => {
+  const r = await cli('--from', '201', '--to', '202');
+  assert.match(r.stdout, /^Not recorded: Anna Berger \(201\) calls Ben Schulz \(202\)\./);
+  assert.match(r.stdout, /Rule sales-internal-training '[^']+' would make this call auto \(outbound\), but it is inactive/);
+  // Externally the active sales rule records anyway: the inactive internal one is irrelevant.
+  assert.not.match((await cli('--from', '201', '--to', '0301234')).stdout, /inactive/);
+  // A force on the channel is not about rules at all.
+  assert.not.match((await cli('--from', '201', '--to', '202', '--mode', 'force')).stdout, /inactive/);
+});
+
 test('CLI: --json prints the decide() object', async () => {
   const r = await cli('--from', '201', '--to', '+49 30 1234', '--json');
   assert.is(r.status, 0, r.stderr);
