@@ -2,6 +2,8 @@
 export interface ChannelVar {
   name: string;
   value: string;
+  /** The name without its prefix, what lookups compare. */
+  key: string;
 }
 
 /** A Gosub stack frame (apps/app_stack.c gosub_stack_frame). */
@@ -42,7 +44,7 @@ export class Channel {
   }
 
   getVar(name: string): string | undefined {
-    return this.vars.find((v) => plainName(v.name) === name)?.value;
+    return this.vars.find((v) => v.key === name)?.value;
   }
 
   /**
@@ -51,14 +53,14 @@ export class Channel {
    */
   setVar(name: string, value: string | null): void {
     const plain = plainName(name);
-    const at = this.vars.findIndex((v) => plainName(v.name) === plain);
+    const at = this.vars.findIndex((v) => v.key === plain);
     if (at >= 0) this.vars.splice(at, 1);
-    if (value !== null) this.vars.unshift({ name, value });
+    if (value !== null) this.vars.unshift({ name, value, key: plain });
   }
 
   /** pbx_builtin_pushvar_helper: a new entry at the head that shadows, without removing, an older one. */
   pushVar(name: string, value: string): void {
-    this.vars.unshift({ name, value });
+    this.vars.unshift({ name, value, key: plainName(name) });
   }
 
   /**
@@ -68,8 +70,8 @@ export class Channel {
   spawnChild(name: string, callerNumber = this.callerNumber): Channel {
     const child = new Channel(name, callerNumber);
     for (const v of this.vars) {
-      if (v.name.startsWith('__')) child.vars.push({ name: v.name, value: v.value });
-      else if (v.name.startsWith('_')) child.vars.push({ name: v.name.slice(1), value: v.value });
+      if (v.name.startsWith('__')) child.vars.push({ ...v });
+      else if (v.name.startsWith('_')) child.vars.push({ name: v.name.slice(1), value: v.value, key: v.key });
     }
     return child;
   }

@@ -102,20 +102,7 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
     const [epoch, tz, format] = standard(args, 3);
     if (tz) throw new InterpreterError('STRFTIME: an explicit time zone is not modelled');
     const when = epoch ? Number(epoch) : pbx.now();
-    const parts = Object.fromEntries(
-      new Intl.DateTimeFormat('en-GB', {
-        timeZone: pbx.timeZone,
-        year: 'numeric',
-        month: '2-digit',
-        day: '2-digit',
-        hour: '2-digit',
-        minute: '2-digit',
-        second: '2-digit',
-        hourCycle: 'h23',
-      })
-        .formatToParts(new Date(when * 1000))
-        .map((p) => [p.type, p.value]),
-    );
+    const parts = Object.fromEntries(dateFormat(pbx.timeZone).formatToParts(new Date(when * 1000)).map((p) => [p.type, p.value]));
     const map: Record<string, string> = { Y: parts.year!, m: parts.month!, d: parts.day!, H: parts.hour!, M: parts.minute!, S: parts.second! };
     return (format || '%c').replace(/%(.)/g, (_, c: string) => {
       const v = map[c];
@@ -161,6 +148,17 @@ export const FUNCTION_WRITERS: Record<string, DialplanFunctionWriter> = {
     pbx.frameSetVar(chan, frame, args, value);
   },
 };
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+function dateFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = formats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    formats.set(timeZone, format);
+  }
+  return format;
+}
 
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
