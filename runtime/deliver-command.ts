@@ -1,22 +1,38 @@
-import { EXIT, UsageError, parseFlags, type Command } from '../bin/cli-support.ts';
+import { EXIT, UsageError, UserError, parseFlags, type Command } from '../bin/cli-support.ts';
 import { runDeliveryBatch } from './deliver-batch.ts';
 import { DEFAULT_CONFIG_DIR, loadPolicy } from './delivery-config.ts';
+import { requeueDead } from './delivery-queue.ts';
 import { createLogger } from './log.ts';
 
 export const deliverCommand: Command = {
   summary: 'Send queued recordings by e-mail or to delivery scripts (run by cron).',
-  usage: 'mitschnitt deliver [--config DIR] [--secrets DIR] [--dry-run] [--limit N] [--verbose]',
+  usage:
+    'mitschnitt deliver [--config DIR] [--secrets DIR] [--dry-run] [--limit N] [--verbose]\n' +
+    '       mitschnitt deliver --requeue-dead [ID...] [--config DIR]   (dead letters back into the queue, attempts reset)',
   async run(argv) {
-    const { values } = parseFlags(argv, {
-      config: { type: 'string', default: DEFAULT_CONFIG_DIR },
-      secrets: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      limit: { type: 'string' },
-      verbose: { type: 'boolean', default: false },
-    });
+    const { values, positionals } = parseFlags(
+      argv,
+      {
+        config: { type: 'string', default: DEFAULT_CONFIG_DIR },
+        secrets: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        limit: { type: 'string' },
+        'requeue-dead': { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+      },
+      true,
+    );
+    if (positionals.length > 0 && !values['requeue-dead']) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const limit = values.limit === undefined ? undefined : positiveInteger('--limit', values.limit);
     const policy = await loadPolicy(values.config);
     const log = createLogger({ verbose: values.verbose });
+    if (values['requeue-dead']) {
+      const requeued = await requeueDead(policy.settings.spool, positionals);
+      const missing = positionals.filter((id) => !requeued.includes(id));
+      log.info('dead letters requeued; the next delivery run retries them', { requeued });
+      if (missing.length > 0) throw new UserError(`not in the dead-letter folder: ${missing.join(', ')}`);
+      return EXIT.ok;
+    }
     const summary = await runDeliveryBatch({
       policy,
       log,

@@ -123,10 +123,35 @@ export async function saveQueueItem(spool: string, item: QueueItem, state: Queue
 /** Moves an item from queue/ to delivered/ or dead/, writing its final state first. */
 export async function finishQueueItem(spool: string, item: QueueItem, to: 'delivered' | 'dead'): Promise<void> {
   await saveQueueItem(spool, item, to);
-  await unlink(join(queueDir(spool), `${item.id}.json`)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  const stale = [join(queueDir(spool), `${item.id}.json`)];
+  // A requeue interrupted by a crash can leave a dead copy behind; once delivered, it is obsolete.
+  if (to === 'delivered') stale.push(join(queueDir(spool, 'dead'), `${item.id}.json`));
+  for (const path of stale) {
+    await unlink(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
   await fsyncDir(queueDir(spool));
+}
+
+/**
+ * Moves dead letters back into the queue with fresh attempt counts for their undelivered destinations (after an
+ * admin fixed the cause). Destinations already delivered stay done. `ids` empty = all. Returns the ids requeued.
+ */
+export async function requeueDead(spool: string, ids: string[] = []): Promise<string[]> {
+  const wanted = new Set(ids);
+  const requeued: string[] = [];
+  for (const loaded of await listQueue(spool, 'dead')) {
+    if (!loaded.ok || (wanted.size > 0 && !wanted.has(loaded.item.id))) continue;
+    const item = loaded.item;
+    for (const d of item.destinations) if (!d.done) Object.assign(d, { attempts: 0, lastError: null });
+    // Written to the queue first, then removed from dead/: a crash in between leaves it in both, never in neither.
+    await saveQueueItem(spool, item, 'queue');
+    await unlink(join(queueDir(spool, 'dead'), `${item.id}.json`));
+    requeued.push(item.id);
+  }
+  await fsyncDir(queueDir(spool, 'dead')).catch(() => {});
+  return requeued;
 }
 
 export type LoadedItem = { ok: true; item: QueueItem } | { ok: false; file: string; error: string };

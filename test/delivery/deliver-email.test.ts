@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDeliveryBatch } from '../../runtime/deliver-batch.ts';
-import { enqueueDelivery, listQueue, queueDir } from '../../runtime/delivery-queue.ts';
+import { enqueueDelivery, listQueue, queueDir, requeueDead } from '../../runtime/delivery-queue.ts';
 import { freePort, makeWorkspace, memoryLogger, startSmtp, testPolicy, writeRecording, type Recording } from './support.ts';
 
 type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
@@ -137,6 +137,14 @@ test('e-mail: a permanently rejected recipient goes to the dead-letter folder af
   assert.ok(lines.some((l) => l.level === 'error' && /DELIVERY GAVE UP/.test(l.msg) && l.id === rec.id));
   const after = await runDeliveryBatch({ policy, log });
   assert.is(after.failed, 0, 'dead letters are not retried automatically');
+
+  // The admin fixes the cause and requeues: attempts start again, the mail goes out once.
+  const fixed = await smtpServer();
+  const healthy = testPolicy({ spool: ws.spool, secretsDir: ws.secrets, maxAttempts: 3, smtp: { host: '127.0.0.1', port: fixed.port } });
+  assert.equal(await requeueDead(ws.spool, [rec.id]), [rec.id]);
+  const requeued = await runDeliveryBatch({ policy: healthy, log });
+  assert.equal([requeued.sent, requeued.pending, requeued.deadTotal], [1, 0, 0]);
+  assert.is(fixed.received.length, 1);
 });
 
 test('e-mail: --dry-run sends nothing and changes no state; --limit processes only N items', async () => {

@@ -148,6 +148,12 @@ test('CLI: exit 1 when a delivery failed, 0 when all went out, 2 on a bad flag, 
   assert.is(ok.code, 0, ok.out);
   assert.match(ok.out, /"sent":1/);
 
+  const unknown = spawnSync(process.execPath, cli('deliver', '--config', ws.config, '--requeue-dead', 'no-such-id'), { encoding: 'utf8' });
+  assert.is(unknown.status, 1);
+  assert.match(unknown.stderr, /not in the dead-letter folder: no-such-id/);
+  const stray = spawnSync(process.execPath, cli('deliver', '--config', ws.config, 'extra'), { encoding: 'utf8' });
+  assert.is(stray.status, 2);
+
   const usage = spawnSync(process.execPath, cli('deliver', '--limit', 'lots'), { encoding: 'utf8' });
   assert.is(usage.status, 2);
   assert.match(usage.stderr, /--limit needs a positive whole number/);
