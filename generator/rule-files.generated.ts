@@ -47,7 +47,7 @@ tls?: boolean
  */
 ami?: {
 /**
- * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
+ * A DNS host name (e.g. 'pbx.example.com'), an IPv4 address (e.g. '192.0.2.10') or an IPv6 address without brackets (e.g. '2001:db8::5').
  */
 host?: string
 /**
@@ -68,7 +68,7 @@ secret?: string
  */
 smtp?: {
 /**
- * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
+ * A DNS host name (e.g. 'pbx.example.com'), an IPv4 address (e.g. '192.0.2.10') or an IPv6 address without brackets (e.g. '2001:db8::5').
  */
 host: string
 /**
@@ -139,7 +139,7 @@ hosts: [{
  */
 name: string
 /**
- * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
+ * A DNS host name (e.g. 'pbx.example.com'), an IPv4 address (e.g. '192.0.2.10') or an IPv6 address without brackets (e.g. '2001:db8::5').
  */
 address: string
 /**
@@ -172,7 +172,7 @@ url?: string
  */
 name: string
 /**
- * A DNS host name (e.g. 'pbx.example.com') or an IPv4 address (e.g. '192.0.2.10'); IPv6 literals are not supported, use a host name.
+ * A DNS host name (e.g. 'pbx.example.com'), an IPv4 address (e.g. '192.0.2.10') or an IPv6 address without brackets (e.g. '2001:db8::5').
  */
 address: string
 /**

@@ -149,6 +149,16 @@ test('a script without the executable bit is fine: deploy installs it 0755', () 
   valid({ paths: { 'scripts/archive-to-dms.sh': { content: '#!/usr/bin/env bash\nexit 0\n', mode: '644' } } });
 });
 
+test('IPv6 addresses are accepted for hosts and the listen address', () => {
+  valid({
+    set: {
+      'hosts.json#/hosts/0/address': '2001:db8::5',
+      'settings.json#/http': { listen: '[::]:8484' },
+      'settings.json#/ami': { host: '::1' },
+    },
+  });
+});
+
 test('IPv4 addresses within range are accepted wherever a host may be given', () => {
   valid({
     set: {
