@@ -1,4 +1,4 @@
-import { BUNDLED_RULES, EXIT, parseFlags, type Command } from '../bin/cli-support.ts';
+import { BUNDLED_RULES, EXIT, UserError, parseFlags, type Command } from '../bin/cli-support.ts';
 import { formatRuleError } from './rule-error.ts';
 import { build } from './build.ts';
 
@@ -9,7 +9,12 @@ export const buildCommand: Command = {
     const { values } = parseFlags(argv, { rules: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } });
     const rulesDir = values.rules ?? BUNDLED_RULES;
     const outDir = values.out ?? 'out';
-    const result = await build({ rulesDir, outDir });
+    const result = await build({ rulesDir, outDir }).catch((err: unknown) => {
+      // The file system saying no (permissions, a file where a folder should be, a full disk) is the user's to fix.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new UserError(`cannot write ${outDir}: ${(err as Error).message}; nothing was changed`);
+      throw err;
+    });
     if (!result.ok) {
       const label = values.rules ?? 'rules';
       if (values.json) console.log(JSON.stringify({ built: false, errors: result.errors }, null, 2));

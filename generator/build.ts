@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { simpleGit } from 'simple-git';
+import { UserError } from '../bin/cli-support.ts';
 import { validateRules } from './validate.ts';
 import { resolvePolicy } from './resolve-policy.ts';
 import { renderHostFiles, type GeneratedFile } from './render-host-files.ts';
@@ -97,6 +98,12 @@ export async function gitState(rulesDir: string): Promise<GitState> {
   } catch {
     commit = null; // a repository without commits yet
   }
-  const status = await git.raw(['status', '--porcelain', '--untracked-files=all', '--', '.']);
+  let status: string;
+  try {
+    status = await git.raw(['status', '--porcelain', '--untracked-files=all', '--', '.']);
+  } catch (err) {
+    // e.g. git's "dubious ownership" refusal: say so rather than name a commit without knowing if it is clean.
+    throw new UserError(`cannot read the git status of ${rulesDir}: ${(err as Error).message.trim()}`);
+  }
   return { commit, dirty: commit === null || status.trim() !== '' };
 }

@@ -257,6 +257,12 @@ test('the CLI: summary line, --json, exit 1 on invalid rules, exit 2 on usage er
   assert.is(refused.status, 1);
   assert.match(refused.stderr, /refusing to replace/);
 
+  const file = fresh('plain-file');
+  writeFileSync(file, 'not a folder');
+  const unwritable = await runCli('build', '--rules', rulesCopy(), '--out', join(file, 'out'));
+  assert.is(unwritable.status, 1);
+  assert.match(unwritable.stderr, /cannot write .*plain-file-\d+\/out: E[A-Z]+.*nothing was changed/);
+
   const usage = await runCli('build', '--bogus');
   assert.is(usage.status, 2);
 });
