@@ -6,15 +6,16 @@ const FIELDS = [
   { name: 'minute', range: '0-59', names: false },
   { name: 'hour', range: '0-23', names: false },
   { name: 'day-of-month', range: '1-31', names: false },
-  { name: 'month', range: '1-12 or jan-dec', names: true },
-  { name: 'day-of-week', range: '0-7 (0 and 7 are Sunday) or sun-sat', names: true },
+  { name: 'month', range: '1-12, or one name jan-dec', names: true },
+  { name: 'day-of-week', range: '0-7 (0 and 7 are Sunday), or one name sun-sat', names: true },
 ] as const;
 
-// What Debian's cron (cron.d) understands: '*' or a value or a range, a step only after '*' or a range, lists of these.
+// What Debian's cron (cron.d) documents: '*' or a number or a range, a step only after '*' or a range, lists of
+// these; a three-letter name only on its own (crontab(5): "Ranges or lists of names are not allowed").
 // cron-parser accepts more (L, W, #, ?, H, 6 fields, '5/10'), which cron would reject and so never run the job.
-const VALUE = '(?:[0-9]+|[A-Za-z]{3})';
-const ITEM = `(?:\\*(?:/[0-9]+)?|${VALUE}-${VALUE}(?:/[0-9]+)?|${VALUE})`;
+const ITEM = '(?:\\*(?:/[0-9]+)?|[0-9]+-[0-9]+(?:/[0-9]+)?|[0-9]+)';
 const FIELD_SYNTAX = new RegExp(`^${ITEM}(?:,${ITEM})*$`);
+const NAME = /^[A-Za-z]{3}$/;
 
 /** Why a five-field cron schedule is wrong, naming the field; undefined when cron and cron-parser both accept it. */
 export function cronProblem(expression: string): string | undefined {
@@ -24,7 +25,10 @@ export function cronProblem(expression: string): string | undefined {
   }
   for (const [i, part] of parts.entries()) {
     const field = FIELDS[i]!;
-    if (!FIELD_SYNTAX.test(part) || (!field.names && /[A-Za-z]/.test(part))) {
+    if (field.names && /[A-Za-z]/.test(part) && !NAME.test(part)) {
+      return `${field.name} field "${part}": cron allows a name (like 'mon' or 'jan') only on its own, not in ranges or lists; use numbers (${field.range})`;
+    }
+    if (!FIELD_SYNTAX.test(part) && !(field.names && NAME.test(part))) {
       return `${field.name} field "${part}" is not cron syntax: use numbers (${field.range}), '*', ranges 'a-b', steps '*/n' or 'a-b/n', and lists 'x,y'`;
     }
     // Parse the field alone (others '*'), so cron-parser's range errors can be pinned on it.

@@ -92,7 +92,7 @@ test('a schedule restricting both day-of-month and day-of-week warns about cron\
 });
 
 test('cron schedules Debian cron understands are accepted, others name the bad field', () => {
-  for (const ok of ['0 20 * * *', '*/15 7-18 * * 1-5', '0 8,12,16 * * mon-fri', '30 3 1 jan,jul *', '0 0 29 2 *', '0-30/10 * * * 0-7', '59 23 31 12 7']) {
+  for (const ok of ['0 20 * * *', '*/15 7-18 * * 1-5', '0 8,12,16 * * MON', '30 3 1 jan *', '0 0 29 2 *', '0-30/10 * * * 0-7', '59 23 31 12 7']) {
     assert.is(cronProblem(ok), undefined, ok);
   }
   const wrong: [string, RegExp][] = [
@@ -101,6 +101,9 @@ test('cron schedules Debian cron understands are accepted, others name the bad f
     ['0 20 * * 5#2', /day-of-week field "5#2" is not cron syntax/],
     ['0 20 * * 1,', /day-of-week field "1,"/],
     ['0 20 * janx *', /month field "janx"/],
+    ['0 20 * * mon-fri', /day-of-week field "mon-fri": cron allows a name .* only on its own/],
+    ['0 20 1 jan,jul *', /month field "jan,jul": cron allows a name/],
+    ['0 20 * * xyz', /day-of-week field "xyz" is invalid/],
     ['*/0 * * * *', /minute field "\*\/0" is invalid/],
     ['0 20 30 feb *', /never runs/],
   ];
