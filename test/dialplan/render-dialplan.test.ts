@@ -1,0 +1,133 @@
+// The rendered file: golden copy, determinism, version line, and the priority budget on every path.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolvePolicy } from '../../generator/resolve-policy.ts';
+import { DIALPLAN_PATH, dialplanText, dialplanVersion, renderDialplan, versionInFile } from '../../generator/render-dialplan.ts';
+import { renderHostFiles } from '../../generator/render-host-files.ts';
+import type { Policy } from '../../generator/policy.ts';
+import { Pbx } from './interpreter/pbx.ts';
+import { bundledRuleSet, callCheck, randomRuleSet } from './support.ts';
+
+const GOLDEN = fileURLToPath(new URL('../fixtures/golden-dialplan/', import.meta.url));
+const ruleSet = bundledRuleSet();
+
+test('golden: the dialplan of each bundled host (UPDATE_GOLDEN=1 rewrites test/fixtures/golden-dialplan/)', () => {
+  for (const host of ruleSet.hosts) {
+    const [file] = renderDialplan({ ruleSet, policy: resolvePolicy(ruleSet, host.name), host });
+    const path = `${GOLDEN}${host.name}.conf`;
+    if (process.env.UPDATE_GOLDEN === '1') {
+      mkdirSync(GOLDEN, { recursive: true });
+      writeFileSync(path, file!.content);
+    }
+    assert.fixture(String(file!.content), readFileSync(path, 'utf8'), host.name);
+  }
+});
+
+test('build registers the renderer: asterisk/extensions_mitschnitt.conf is among the host files', () => {
+  const host = ruleSet.hosts[0]!;
+  const files = renderHostFiles({ ruleSet, policy: resolvePolicy(ruleSet, host.name), host });
+  assert.ok(files.some((f) => f.path === DIALPLAN_PATH));
+});
+
+test('deterministic: the same policy gives byte-identical files; another policy another version', () => {
+  const a = dialplanText(resolvePolicy(ruleSet, 'pbx-berlin'));
+  const b = dialplanText(resolvePolicy(bundledRuleSet(), 'pbx-berlin'));
+  assert.is(a, b);
+  assert.is.not(versionInFile(a), versionInFile(dialplanText(resolvePolicy(ruleSet, 'pbx-hamburg'))));
+});
+
+test('version line: in [mitschnitt-check], 16 hex = SHA-256 of the file without that line; an edit changes it', () => {
+  const text = dialplanText(resolvePolicy(ruleSet, 'pbx-berlin'));
+  const version = versionInFile(text)!;
+  assert.match(version, /^[0-9a-f]{16}$/);
+  assert.is(dialplanVersion(text), version);
+  assert.match(text, new RegExp(`\\[mitschnitt-check\\]\\nexten => version,1,NoOp\\(mitschnitt ${version}\\)\\n`));
+  assert.is.not(dialplanVersion(text.replace('Return(auto)', 'Return(none)')), version);
+  const pbx = new Pbx(text);
+  assert.is(pbx.extension('mitschnitt-check', 'version')!.priorities.get(1)!.data, `mitschnitt ${version}`);
+});
+
+test('generated comments name the rule ids; rule names (free text) never reach the dialplan', () => {
+  const text = dialplanText(resolvePolicy(ruleSet, 'pbx-berlin'));
+  assert.match(text, /exten => p201,1,Return\(k\.0o\.2o1\.0i\.2i1\) ; user anna sales-external/);
+  assert.match(text, /exten => r1,1,Return\(B\(15\)\) ; sales-external/);
+  for (const rule of ruleSet.rules) assert.not.ok(text.includes(rule.name), rule.name);
+});
+
+test('format wav49 records to .WAV, wav to .wav; the spool folder is the configured one', () => {
+  const policy = resolvePolicy(ruleSet, 'pbx-berlin');
+  const wav49: Policy = { ...policy, settings: { ...policy.settings, format: 'wav49', spool: '/srv/rec/' } };
+  const pbx = new Pbx(dialplanText(wav49), { now: () => 1764100000 });
+  const { chan } = callCheck(pbx, ['201', '0301234567']);
+  assert.match(chan.getVar('MITSCHNITT_FILE')!, /^\/srv\/rec\/2025\/11\/25\/1764100000\.\d+-1764100000\.WAV$/);
+});
+
+test('the date folder is the PBX local date (STRFTIME in its time zone)', () => {
+  // 2025-11-25 23:30 UTC is already the 26th in Berlin.
+  const pbx = new Pbx(dialplanText(resolvePolicy(ruleSet, 'pbx-berlin')), { now: () => 1764113400, timeZone: 'Europe/Berlin' });
+  const { chan } = callCheck(pbx, ['201', '0301234567']);
+  assert.match(chan.getVar('MITSCHNITT_FILE')!, /\/2025\/11\/26\/[0-9.]+-1764113400\.wav$/);
+});
+
+/** Executed priorities on each path through the routine (a count, not a time). */
+function pathCosts(policy: Policy, from: { auto: string; manual: string; none: string }, external = '0301234567'): Record<string, number> {
+  const pbx = new Pbx(dialplanText(policy), { now: () => 1764100000 });
+  const cost = (args: string[], mode?: string) => {
+    const { result } = callCheck(pbx, args, mode);
+    assert.is(result.hangup, undefined);
+    return result.priorities;
+  };
+  const recording = callCheck(pbx, [from.auto, external]);
+  return {
+    auto: cost([from.auto, external]),
+    'auto after unknown MDC_MON_MODE (warning)': cost([from.auto, external], 'garbage'),
+    manual: cost([from.manual, external]),
+    none: cost([from.none, external]),
+    force: cost([from.none, external], 'force'),
+    deny: cost([from.auto, external], 'deny'),
+    'manual by MDC_MON_MODE': cost([from.none, external], 'manual'),
+    'second call on a recording channel': callCheck(pbx, [from.auto, external], undefined, recording.chan).result.priorities,
+  };
+}
+
+const BUNDLED_COSTS = {
+  auto: 9,
+  'auto after unknown MDC_MON_MODE (warning)': 10,
+  manual: 8,
+  none: 8,
+  force: 7,
+  deny: 6,
+  'manual by MDC_MON_MODE': 6,
+  'second call on a recording channel': 2,
+};
+
+test('priority budget: at most 10 priorities on every path for the bundled rules', () => {
+  const costs = pathCosts(resolvePolicy(ruleSet, 'pbx-berlin'), { auto: '201', manual: '301', none: '401' });
+  assert.equal(costs, BUNDLED_COSTS);
+  assert.ok(Math.max(...Object.values(costs)) <= 10);
+});
+
+test('the cost does not grow with the rule set: 2,000 users and 400 rules cost what the bundled rules cost', () => {
+  const random = randomRuleSet(42, { users: 2000, teams: 200, roles: 100, rules: 400 });
+  // Three callers whose outbound external calls are auto, manual and none whatever the random rules say.
+  const host = random.hosts[0]!.name;
+  const probe = (id: string, ext: string) => ({ id, name: id, ext, host, phones: [] });
+  const big = {
+    ...random,
+    users: [...random.users, probe('probe-auto', '9000001'), probe('probe-manual', '9000002'), probe('probe-none', '9000003')],
+    roles: [...random.roles, { id: 'probe-auto', name: 'a', members: ['probe-auto'], canView: [] }, { id: 'probe-manual', name: 'm', members: ['probe-manual'], canView: [] }],
+    rules: [
+      ...random.rules,
+      { id: 'probe-auto', name: 'a', role: 'probe-auto', mode: 'auto' as const, active: true, direction: 'outbound' as const, origin: 'external' as const },
+      { id: 'probe-manual', name: 'm', role: 'probe-manual', mode: 'manual' as const, active: true, direction: 'both' as const, origin: 'both' as const },
+    ],
+  };
+  const policy = resolvePolicy(big, host);
+  assert.is(Object.keys(policy.rules).length > 300, true);
+  const from = { auto: '9000001', manual: '9000002', none: '9000003' };
+  assert.equal(pathCosts(policy, from, '0'), BUNDLED_COSTS);
+});
+
+test.run();
