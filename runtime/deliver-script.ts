@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from './log.ts';
@@ -27,7 +28,9 @@ const OUTPUT_DRAIN_MS = 2000;
  * or `$(…)` reach the script as exactly two arguments. The script runs in its own process group so a timeout
  * also stops whatever it started.
  */
-export function runDeliveryScript(job: ScriptJob, log: Logger): Promise<ScriptOutcome> {
+export async function runDeliveryScript(job: ScriptJob, log: Logger): Promise<ScriptOutcome> {
+  // bash would only say "exit code 127"; name the real problem for the admin.
+  if (!(await stat(job.script).then((s) => s.isFile(), () => false))) return { ok: false, error: `script not found: ${job.script}` };
   return new Promise((resolve) => {
     const child = spawn('bash', [job.script, job.audioPath, job.journalPath], {
       cwd: dirname(job.script),

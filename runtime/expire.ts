@@ -80,7 +80,8 @@ export async function runExpire(options: ExpireOptions): Promise<ExpireSummary> 
     const pending = new Set([...(await queuedIds(spool, 'queue')), ...(await queuedIds(spool, 'dead'))]);
     const deletionLog = options.dryRun ? null : await DeletionLog.open(spool);
     try {
-      const context: SweepContext = { options, spool, now, bounds, pending, deletionLog, summary };
+      const delivered = await queuedIds(spool, 'delivered');
+      const context: SweepContext = { options, spool, now, bounds, pending, delivered, deletionLog, summary };
       for (const folder of await dayFolders(spool)) {
         if (folder.dayEnd + bounds.min * DAY_MS > now.getTime()) {
           summary.foldersSkipped++;
@@ -115,6 +116,8 @@ interface SweepContext {
   now: Date;
   bounds: { min: number; max: number };
   pending: Set<string>;
+  /** Ids with a delivered marker (removed with the recording). */
+  delivered: Set<string>;
   deletionLog: DeletionLog | null;
   summary: ExpireSummary;
 }
@@ -206,7 +209,7 @@ async function judgeJournal(dir: string, id: string, journalName: string, audioN
       start: new Date(start).toISOString(),
       retentionDays,
     },
-    files: [...(audioPath ? [audioPath] : []), path, join(queueDir(ctx.spool, 'delivered'), `${id}.json`)],
+    files: [...(audioPath ? [audioPath] : []), path, ...deliveredMarker(id, ctx)],
     bytes: audioSize + bytes.length,
   };
 }
@@ -232,9 +235,13 @@ async function judgeOrphanAudio(dir: string, id: string, name: string, ctx: Swee
       start: null,
       retentionDays: ctx.bounds.max,
     },
-    files: [path, join(queueDir(ctx.spool, 'delivered'), `${id}.json`)],
+    files: [path, ...deliveredMarker(id, ctx)],
     bytes: info.size,
   };
+}
+
+function deliveredMarker(id: string, ctx: SweepContext): string[] {
+  return ctx.delivered.has(id) ? [join(queueDir(ctx.spool, 'delivered'), `${id}.json`)] : [];
 }
 
 /** The append-only deletion log; each batch of records is fsynced before the caller deletes anything. */

@@ -110,6 +110,12 @@ test('script: a missing audio file fails the attempt without running the script'
   await access(ran).then(() => assert.unreachable('script ran'), () => {});
 });
 
+test('script: a missing script is named in the error', async () => {
+  const missing = join(ws.config, 'scripts', 'gone.sh');
+  const outcome = await runDeliveryScript({ script: missing, audioPath: '/a.wav', journalPath: '/a.json', timeoutSeconds: 5, id: 'x' }, memoryLogger().log);
+  assert.equal(outcome, { ok: false, error: `script not found: ${missing}` });
+});
+
 test('script: e-mail done and script failing → only the script is retried', async () => {
   const { startSmtp } = await import('./support.ts');
   const smtp = await startSmtp();
