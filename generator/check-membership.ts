@@ -1,20 +1,21 @@
 import type { Report } from './report.ts';
 import type { RuleSet } from './rule-set.ts';
 
-/** Ids of the users a member id stands for, through nested teams (cycle-safe; cycles are reported elsewhere). */
-export function expandMembers(set: RuleSet, ids: readonly string[]): Set<string> {
+/** Whether a member id stands for at least one user, through nested teams; memoised. Terminates on team cycles (whose answer may then be short, but a cycle is an error of its own). */
+function userFinder(set: RuleSet): (id: string) => boolean {
   const users = new Set(set.users.map((u) => u.id));
   const teams = new Map(set.teams.map((t) => [t.id, t.members]));
-  const found = new Set<string>();
-  const seen = new Set<string>();
-  const visit = (id: string) => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (users.has(id)) found.add(id);
-    for (const m of teams.get(id) ?? []) visit(m);
+  const known = new Map<string, boolean>();
+  const reaches = (id: string): boolean => {
+    if (users.has(id)) return true;
+    const cached = known.get(id);
+    if (cached !== undefined) return cached;
+    known.set(id, false); // while visiting: a cycle back here adds no users
+    const found = (teams.get(id) ?? []).some(reaches);
+    known.set(id, found);
+    return found;
   };
-  ids.forEach(visit);
-  return found;
+  return reaches;
 }
 
 /**
@@ -28,11 +29,12 @@ export function checkMembership(set: RuleSet, report: Report): void {
   set.roles.forEach((r, i) => {
     if (r.members.length === 0) report.warn({ file: 'roles.json', path: ['roles', i, 'members'] }, `role "${r.id}" has no members`, 'Add user or team ids, or remove the role.');
   });
+  const hasUsers = userFinder(set);
   const roles = new Map(set.roles.map((r) => [r.id, r]));
   set.rules.forEach((rule, i) => {
     const role = roles.get(rule.role);
     if (!rule.active || !role) return;
-    if (expandMembers(set, role.members).size === 0) {
+    if (!role.members.some(hasUsers)) {
       report.warn({ file: 'rules.json', path: ['rules', i, 'role'] }, `rule "${rule.id}" records nobody: role "${role.id}" contains no users`, 'Add users to the role (directly or through its teams), or set "active": false.');
     }
   });
