@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { findNodeAtLocation, parseTree } from 'jsonc-parser';
 import { validateRules } from '../../generator/validate.ts';
 import type { RuleError } from '../../generator/rule-error.ts';
 import { materializeRules, type RulesDelta } from './materialize-rules.ts';
@@ -23,6 +24,18 @@ interface Case extends RulesDelta {
 
 const CORPUS = fileURLToPath(new URL('../fixtures/invalid', import.meta.url));
 const names = readdirSync(CORPUS).sort();
+
+/** Where the value at a JSON pointer starts in a file (and its key, for errors about the property itself). */
+function positionsOf(dir: string, e: RuleError): string[] {
+  const text = readFileSync(join(dir, e.file), 'utf8');
+  const path = e.pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~')).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  const node = findNodeAtLocation(parseTree(text)!, path);
+  const at = (offset: number) => {
+    const before = text.slice(0, offset).split('\n');
+    return `${before.length}:${before[before.length - 1]!.length + 1}`;
+  };
+  return node ? [at(node.offset), ...(node.parent?.type === 'property' ? [at(node.parent.offset)] : [])] : [];
+}
 
 const matches = (a: RuleError, e: Expected) =>
   a.file === e.file &&
@@ -48,6 +61,8 @@ for (const name of names) {
         // Nothing else may be reported: a mistake is reported where it is, not as a cascade elsewhere.
         assert.ok(c.expect.some((e) => a.file === e.file && (e.pointer === undefined || a.pointer === e.pointer)), `unexpected ${JSON.stringify(a)}`);
         assert.ok(a.line >= 1 && a.column >= 1, `position of ${JSON.stringify(a)}`);
+        // line:column is where the value named by the pointer starts (or its key), so an editor jumps right to it.
+        if (a.pointer) assert.ok(positionsOf(rules.dir, a).includes(`${a.line}:${a.column}`), `position of ${JSON.stringify(a)}: expected one of ${positionsOf(rules.dir, a).join(', ')}`);
         assert.ok(a.message.length > 0 && (a.hint ?? '').length > 0, `message and hint of ${JSON.stringify(a)}`);
       }
     } finally {
