@@ -8,7 +8,7 @@ import { DIALPLAN_PATH, dialplanText, dialplanVersion, renderDialplan, versionIn
 import { renderHostFiles } from '../../generator/render-host-files.ts';
 import type { Policy } from '../../generator/policy.ts';
 import { Pbx } from './interpreter/pbx.ts';
-import { bundledRuleSet, callCheck, randomRuleSet } from './support.ts';
+import { bundledRuleSet, callCheck, pathCosts, PROBES, randomRuleSet, withProbes } from './support.ts';
 
 const GOLDEN = fileURLToPath(new URL('../fixtures/golden-dialplan/', import.meta.url));
 const ruleSet = bundledRuleSet();
@@ -71,27 +71,6 @@ test('the date folder is the PBX local date (STRFTIME in its time zone)', () => 
   assert.match(chan.getVar('MITSCHNITT_FILE')!, /\/2025\/11\/26\/[0-9.]+-1764113400\.wav$/);
 });
 
-/** Executed priorities on each path through the routine (a count, not a time). */
-function pathCosts(policy: Policy, from: { auto: string; manual: string; none: string }, external = '0301234567'): Record<string, number> {
-  const pbx = new Pbx(dialplanText(policy), { now: () => 1764100000 });
-  const cost = (args: string[], mode?: string) => {
-    const { result } = callCheck(pbx, args, mode);
-    assert.is(result.hangup, undefined);
-    return result.priorities;
-  };
-  const recording = callCheck(pbx, [from.auto, external]);
-  return {
-    auto: cost([from.auto, external]),
-    'auto after unknown MDC_MON_MODE (warning)': cost([from.auto, external], 'garbage'),
-    manual: cost([from.manual, external]),
-    none: cost([from.none, external]),
-    force: cost([from.none, external], 'force'),
-    deny: cost([from.auto, external], 'deny'),
-    'manual by MDC_MON_MODE': cost([from.none, external], 'manual'),
-    'second call on a recording channel': callCheck(pbx, [from.auto, external], undefined, recording.chan).result.priorities,
-  };
-}
-
 const BUNDLED_COSTS = {
   auto: 9,
   'auto after unknown MDC_MON_MODE (warning)': 10,
@@ -104,30 +83,16 @@ const BUNDLED_COSTS = {
 };
 
 test('priority budget: at most 10 priorities on every path for the bundled rules', () => {
-  const costs = pathCosts(resolvePolicy(ruleSet, 'pbx-berlin'), { auto: '201', manual: '301', none: '401' });
+  const costs = pathCosts(new Pbx(dialplanText(resolvePolicy(ruleSet, 'pbx-berlin'))), { auto: '201', manual: '301', none: '401' });
   assert.equal(costs, BUNDLED_COSTS);
   assert.ok(Math.max(...Object.values(costs)) <= 10);
 });
 
 test('the cost does not grow with the rule set: 2,000 users and 400 rules cost what the bundled rules cost', () => {
-  const random = randomRuleSet(42, { users: 2000, teams: 200, roles: 100, rules: 400 });
-  // Three callers whose outbound external calls are auto, manual and none whatever the random rules say.
-  const host = random.hosts[0]!.name;
-  const probe = (id: string, ext: string) => ({ id, name: id, ext, host, phones: [] });
-  const big = {
-    ...random,
-    users: [...random.users, probe('probe-auto', '9000001'), probe('probe-manual', '9000002'), probe('probe-none', '9000003')],
-    roles: [...random.roles, { id: 'probe-auto', name: 'a', members: ['probe-auto'], canView: [] }, { id: 'probe-manual', name: 'm', members: ['probe-manual'], canView: [] }],
-    rules: [
-      ...random.rules,
-      { id: 'probe-auto', name: 'a', role: 'probe-auto', mode: 'auto' as const, active: true, direction: 'outbound' as const, origin: 'external' as const },
-      { id: 'probe-manual', name: 'm', role: 'probe-manual', mode: 'manual' as const, active: true, direction: 'both' as const, origin: 'both' as const },
-    ],
-  };
-  const policy = resolvePolicy(big, host);
-  assert.is(Object.keys(policy.rules).length > 300, true);
-  const from = { auto: '9000001', manual: '9000002', none: '9000003' };
-  assert.equal(pathCosts(policy, from, '0'), BUNDLED_COSTS);
+  const big = withProbes(randomRuleSet(42, { users: 2000, teams: 200, roles: 100, rules: 400 }));
+  const policy = resolvePolicy(big, big.hosts[0]!.name);
+  assert.ok(Object.keys(policy.rules).length > 300);
+  assert.equal(pathCosts(new Pbx(dialplanText(policy)), PROBES, '0'), BUNDLED_COSTS);
 });
 
 test.run();

@@ -148,3 +148,46 @@ export function expected(d: CallDecision, mode: string | undefined): Record<stri
   const known = mode === undefined || ['', 'auto', 'force', 'deny', 'manual'].includes(mode);
   return { decision: d.decision, rule: d.rule, direction: d.direction, origin: d.origin, from: d.from, to: d.to, warned: !known };
 }
+
+/** The numbers of the three probe users withProbes() adds. */
+export const PROBES = { auto: '9000001', manual: '9000002', none: '9000003' } as const;
+
+/**
+ * Adds three users on the first host whose outbound external calls are auto, manual and none whatever the
+ * other rules say (their roles and rules are their own), so every path can be measured in any rule set.
+ */
+export function withProbes(ruleSet: RuleSet): RuleSet {
+  const host = ruleSet.hosts[0]!.name;
+  const probe = (id: string, ext: string): User => ({ id, name: id, ext, host, phones: [] });
+  const role = (id: string): Role => ({ id, name: id, members: [id], canView: [] });
+  return {
+    ...ruleSet,
+    users: [...ruleSet.users, probe('probe-auto', PROBES.auto), probe('probe-manual', PROBES.manual), probe('probe-none', PROBES.none)],
+    roles: [...ruleSet.roles, role('probe-auto'), role('probe-manual')],
+    rules: [
+      ...ruleSet.rules,
+      { id: 'probe-auto', name: 'probe', role: 'probe-auto', mode: 'auto', active: true, direction: 'outbound', origin: 'external' },
+      { id: 'probe-manual', name: 'probe', role: 'probe-manual', mode: 'manual', active: true, direction: 'both', origin: 'both' },
+    ],
+  };
+}
+
+/** Executed priorities on each path through the routine (a count, not a time). */
+export function pathCosts(pbx: Pbx, from: { auto: string; manual: string; none: string }, external = '0301234567'): Record<string, number> {
+  const cost = (args: string[], mode?: string) => {
+    const { result } = callCheck(pbx, args, mode);
+    if (result.hangup) throw new Error(`hangup: ${result.hangup}`);
+    return result.priorities;
+  };
+  const recording = callCheck(pbx, [from.auto, external]);
+  return {
+    auto: cost([from.auto, external]),
+    'auto after unknown MDC_MON_MODE (warning)': cost([from.auto, external], 'garbage'),
+    manual: cost([from.manual, external]),
+    none: cost([from.none, external]),
+    force: cost([from.none, external], 'force'),
+    deny: cost([from.auto, external], 'deny'),
+    'manual by MDC_MON_MODE': cost([from.none, external], 'manual'),
+    'second call on a recording channel': callCheck(pbx, [from.auto, external], undefined, recording.chan).result.priorities,
+  };
+}
