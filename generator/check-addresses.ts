@@ -38,10 +38,10 @@ export function checkAddresses(set: RuleSet, report: Report): void {
   set.hosts.forEach((h, i) => {
     if (h.url === undefined) return;
     const place = { file: 'hosts.json', path: ['hosts', i, 'url'] };
-    const url = /^https?:\/\/([^:/]+)(?::([0-9]+))?$/.exec(h.url);
+    const url = /^https?:\/\/(?:\[([^\]]+)\]|([^:/]+))(?::([0-9]+))?$/.exec(h.url);
     if (!url) return;
-    host(url[1], place);
-    const problem = url[2] === undefined ? undefined : portProblem(url[2]);
+    host(url[1] ?? url[2], place);
+    const problem = url[3] === undefined ? undefined : portProblem(url[3]);
     if (problem) report.error(place, `url "${h.url}": ${problem}`, "Write http://HOST:PORT with a port from 1 to 65535, e.g. 'http://pbx.example.com:8484'.");
   });
 }

@@ -163,7 +163,7 @@ dir?: string
  */
 hostKey: string
 /**
- * Base URL phones use to reach the runtime on this host. Default: http://<address>:<listen port>.
+ * Base URL phones use to reach the runtime on this host: http(s)://HOST[:PORT], no path (e.g. 'https://pbx.example.com:8443'). Default: http://<address>:<listen port>.
  */
 url?: string
 }, ...({
@@ -196,7 +196,7 @@ dir?: string
  */
 hostKey: string
 /**
- * Base URL phones use to reach the runtime on this host. Default: http://<address>:<listen port>.
+ * Base URL phones use to reach the runtime on this host: http(s)://HOST[:PORT], no path (e.g. 'https://pbx.example.com:8443'). Default: http://<address>:<listen port>.
  */
 url?: string
 })[]]

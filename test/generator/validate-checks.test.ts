@@ -156,6 +156,7 @@ test('IPv6 addresses are accepted for hosts and the listen address', () => {
   valid({
     set: {
       'hosts.json#/hosts/0/address': '2001:db8::5',
+      'hosts.json#/hosts/0/url': 'https://[2001:db8::5]:8443',
       'settings.json#/http': { listen: '[::]:8484' },
       'settings.json#/ami': { host: '::1' },
     },
