@@ -5,6 +5,8 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('../generator/validate-command.ts')).validateCommand,
   build: async () => (await import('../generator/build-command.ts')).buildCommand,
   explain: async () => (await import('../generator/explain-command.ts')).explainCommand,
+  plan: async () => (await import('../ci/plan-command.ts')).planCommand,
+  deploy: async () => (await import('../ci/deploy-command.ts')).deployCommand,
   serve: async () => (await import('../runtime/serve-command.ts')).serveCommand,
   deliver: async () => (await import('../runtime/deliver-command.ts')).deliverCommand,
   expire: async () => (await import('../runtime/expire-command.ts')).expireCommand,

@@ -78,19 +78,24 @@ export class RemoteSession {
     return `${this.target.user}@${this.target.address}:${this.target.port}`;
   }
 
-  private channel(command: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel and hands it to `attach` synchronously, inside ssh2's callback: a fast command's output,
+   * exit status and close can arrive in the same TCP read as the channel confirmation, and an `exit` event emitted
+   * before a listener exists is lost.
+   */
+  private channel<T>(command: string, attach: (stream: ClientChannel) => Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new RemoteError(`connection to ${this.where()} lost: ${this.lost.message}`));
-      this.client.exec(command, (err, stream) =>
-        err ? reject(new RemoteError(`cannot run a command on ${this.where()}: ${err.message}`)) : resolve(stream),
-      );
+      this.client.exec(command, (err, stream) => {
+        if (err) reject(new RemoteError(`cannot run a command on ${this.where()}: ${err.message}`));
+        else attach(stream).then(resolve, reject);
+      });
     });
   }
 
   /** Runs a shell command line (every argument already quoted) and collects its output. */
-  async exec(command: string, stdin?: string | Buffer): Promise<ExecResult> {
-    const stream = await this.channel(command);
-    return new Promise((resolve, reject) => {
+  exec(command: string, stdin?: string | Buffer): Promise<ExecResult> {
+    return this.channel(command, (stream) => new Promise((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let code: number | null = null;
@@ -109,7 +114,7 @@ export class RemoteSession {
         resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
       stream.end(stdin);
-    });
+    }));
   }
 
   /** Like exec, but a non-zero exit is an error carrying `what` and the command's stderr. */
@@ -126,31 +131,32 @@ export class RemoteSession {
    * Starts a command that keeps running until we close its stdin or the connection dies (then sshd ends it):
    * resolves with its first output line once that line arrives, or rejects if it exits first.
    */
-  async hold(command: string): Promise<HeldCommand & { exited: Promise<ExecResult> }> {
-    const stream = await this.channel(command);
-    let buffered = '';
-    let stderr = '';
-    return new Promise((resolve, reject) => {
-      let settled = false;
+  hold(command: string): Promise<HeldCommand & { exited: Promise<ExecResult> }> {
+    return this.channel(command, (stream) => {
+      let buffered = '';
+      let stderr = '';
       let code: number | null = null;
       const exited = new Promise<ExecResult>((done) => {
         stream.on('exit', (c: number | null) => (code = c));
         stream.on('close', () => done({ code, stdout: buffered, stderr }));
       });
-      stream.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-      stream.on('data', (d: Buffer) => {
-        buffered += d.toString('utf8');
-        const nl = buffered.indexOf('\n');
-        if (!settled && nl >= 0) {
-          settled = true;
-          resolve({ firstLine: buffered.slice(0, nl), end: () => stream.end(), exited });
-        }
-      });
-      void exited.then((r) => {
-        if (!settled) {
-          settled = true;
-          reject(Object.assign(new RemoteError(r.stderr.trim() || `command ended with exit ${r.code}`), { result: r }));
-        }
+      return new Promise((resolve, reject) => {
+        let settled = false;
+        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+        stream.on('data', (d: Buffer) => {
+          buffered += d.toString('utf8');
+          const nl = buffered.indexOf('\n');
+          if (!settled && nl >= 0) {
+            settled = true;
+            resolve({ firstLine: buffered.slice(0, nl), end: () => stream.end(), exited });
+          }
+        });
+        void exited.then((r) => {
+          if (!settled) {
+            settled = true;
+            reject(Object.assign(new RemoteError(r.stderr.trim() || `command ended with exit ${r.code}`), { result: r }));
+          }
+        });
       });
     });
   }

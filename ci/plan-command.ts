@@ -1,0 +1,93 @@
+import { posix } from 'node:path';
+import { BUNDLED_RULES, parseFlags, type Command } from '../bin/cli-support.ts';
+import type { Host } from '../generator/rule-set.ts';
+import { buildAndSelect, COMMON_FLAGS, positiveInt, sshSetup } from './command-support.ts';
+import { sshTarget } from './deploy.ts';
+import type { KnownHostsEntry } from './host-key.ts';
+import { computePlan, DIALPLAN_FILE, formatPlan, hasChanges, unifiedDiff, type HostPlan } from './plan.ts';
+import { readLocalRelease } from './release-files.ts';
+import { dialplanVersion, runningDialplanVersion } from './reload-verify.ts';
+import { readRemoteState } from './remote-state.ts';
+import { connectSsh, type SshAuth } from './ssh-connection.ts';
+
+/** Exit codes of `plan` (like `terraform plan -detailed-exitcode`): 3 = there is something to deploy. */
+export const PLAN_EXIT = { noChanges: 0, error: 1, changes: 3 } as const;
+
+export interface HostPlanReport {
+  host: string;
+  status: 'changes' | 'unchanged' | 'error';
+  plan?: HostPlan;
+  /** Unified diffs of changed text files, by path. */
+  diffs?: Record<string, string>;
+  /** Set when the files are current but Asterisk runs another dialplan version: deploy would reload it. */
+  staleDialplan?: string;
+  error?: string;
+}
+
+/** Reads what is deployed (read-only: no lock, nothing written) and compares it with the build. */
+export async function planHost(host: Host, outDir: string, auth: SshAuth, knownHosts?: KnownHostsEntry[]): Promise<HostPlanReport> {
+  let session;
+  try {
+    const release = readLocalRelease(outDir, host.name);
+    session = await connectSsh(sshTarget(host, knownHosts), auth);
+    const state = await readRemoteState(session, host.dir);
+    const plan = computePlan(release.manifest, state.manifest);
+    const diffs: Record<string, string> = {};
+    for (const change of plan.changes) {
+      const before = change.kind === 'add' ? null : await session.readFile(posix.join(host.dir, 'current', change.path));
+      const after = change.kind === 'remove' ? null : release.read(change.path);
+      diffs[change.path] = unifiedDiff(change.path, before, after);
+    }
+    if (hasChanges(plan)) return { host: host.name, status: 'changes', plan, diffs };
+    const expected = DIALPLAN_FILE in release.manifest.files ? dialplanVersion(release.read(DIALPLAN_FILE).toString('utf8')) : null;
+    if (expected) {
+      const running = await runningDialplanVersion(session);
+      if (running !== expected) {
+        return { host: host.name, status: 'changes', plan: { ...plan, actions: { ...plan.actions, reload: ['dialplan'] } }, staleDialplan: running ?? 'none' };
+      }
+    }
+    return { host: host.name, status: 'unchanged', plan };
+  } catch (err) {
+    return { host: host.name, status: 'error', error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    session?.close();
+  }
+}
+
+export function formatReport(report: HostPlanReport): string {
+  if (report.status === 'error') return `host ${report.host}: ERROR ${report.error}\n`;
+  const text = formatPlan(report.plan!, new Map(Object.entries(report.diffs ?? {})));
+  if (report.staleDialplan) {
+    return text.replace(/  no changes\n$/, `  no file changes, but Asterisk runs dialplan version ${report.staleDialplan}: deploy reloads the dialplan\n`);
+  }
+  return text;
+}
+
+export const planCommand: Command = {
+  summary: 'Build, then show per host what a deploy would change (files with diffs, reloads, restarts). Read-only.',
+  usage: [
+    'mitschnitt plan [--host NAME]... | [--all] [--rules DIR] [--out DIR] [--json] [--identity FILE] [--known-hosts FILE] [--parallel N]',
+    'Exit: 0 no changes, 3 changes to deploy, 1 error (bad rules, unreachable host, refused host key), 2 usage error.',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseFlags(argv, COMMON_FLAGS);
+    const parallel = positiveInt(values.parallel, '--parallel', 4);
+    const outDir = values.out ?? 'out';
+    const hosts = await buildAndSelect(values.rules ?? BUNDLED_RULES, outDir, values.host, values.all);
+    const { auth, knownHosts } = sshSetup(values.identity, values['known-hosts']);
+    const reports: HostPlanReport[] = new Array(hosts.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, hosts.length) }, async () => {
+        while (next < hosts.length) {
+          const i = next++;
+          reports[i] = await planHost(hosts[i]!, outDir, auth, knownHosts);
+        }
+      }),
+    );
+    if (values.json) console.log(JSON.stringify({ hosts: reports }, null, 2));
+    else process.stdout.write(reports.map(formatReport).join('\n'));
+    if (reports.some((r) => r.status === 'error')) return PLAN_EXIT.error;
+    return reports.some((r) => r.status === 'changes') ? PLAN_EXIT.changes : PLAN_EXIT.noChanges;
+  },
+};
