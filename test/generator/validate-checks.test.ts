@@ -85,6 +85,17 @@ test('nested teams expand to their users (a rule on a team of teams records some
   assert.equal(warnings, []);
 });
 
+test('a misspelt or foreign .json file in the rules folder is a warning', () => {
+  const { warnings } = valid({ paths: { 'team.json': { content: '{}' }, 'notes.json': { content: '{}' }, 'README.md': { content: 'x' } } });
+  assert.equal(
+    warnings.map((w) => [w.file, w.message, w.hint]),
+    [
+      ['notes.json', 'notes.json is not a rule file and is ignored', 'mitschnitt reads only settings.json, hosts.json, users.json, teams.json, roles.json, rules.json; move other files out of the rules folder.'],
+      ['team.json', 'team.json is not a rule file and is ignored', 'Did you mean teams.json? Rename it.'],
+    ],
+  );
+});
+
 test('a schedule restricting both day-of-month and day-of-week warns about cron\'s OR', () => {
   const { warnings } = valid({ set: { 'settings.json#/deliverySchedule': '0 20 1 * mon' } });
   assert.is(warnings.length, 1);
