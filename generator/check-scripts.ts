@@ -53,7 +53,7 @@ function scriptProblem(dir: string, script: string): Problem {
       closeSync(fd);
     }
   } catch (err) {
-    return place(`cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return { message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, hint: 'Make the file readable for the user running mitschnitt (e.g. chmod 0644).' };
   }
   // The kernel runs the file through its '#!' line; without one (or with a CR in it) every delivery fails.
   if (!head.startsWith('#!')) return { message: "does not start with a '#!' line (e.g. '#!/usr/bin/env bash'), so it cannot be executed", hint: FIX_EXEC };
