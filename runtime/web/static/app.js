@@ -165,12 +165,12 @@ function renderRows() {
     const start = new Date(row.start);
     const party = row.own ? partyText(row.peer) : `${partyText(row.caller)} → ${partyText(row.callee)}`;
     const rec = el('span', { class: `rec rec-${row.decision}`, title: t(row.decision), text: `● ${t('rec')}` });
-    const play = el('button', {
+    const playButton = el('button', {
       type: 'button',
       class: 'icon',
       'aria-label': `${t('play')}: ${party}, ${start.toLocaleString(locale)}`,
       text: `▶ ${t('play')}`,
-      onclick: () => play(row, party, start, locale),
+      onclick: () => playRecording(row, party, start, locale),
     });
     const download = el('a', {
       class: 'icon button-like',
@@ -189,8 +189,8 @@ function renderRows() {
         el('td', { 'data-label': t('direction'), text: `${row.direction === 'inbound' ? '↙' : '↗'} ${t(row.direction)}` }),
         el('td', { 'data-label': t('duration'), class: 'num', text: duration(row.durationSeconds) }),
         el('td', { 'data-label': t('recording') }, rec),
-        el('td', { 'data-label': t('rule'), text: row.ruleName ?? row.rule ?? '' }),
-        el('td', { class: 'actions' }, play, download),
+        el('td', { 'data-label': t('rule'), text: row.ruleName ?? row.rule ?? `(${t(row.decision)})` }),
+        el('td', { class: 'actions' }, el('div', { class: 'action-buttons' }, playButton, download)),
       ),
     );
   }
@@ -198,7 +198,7 @@ function renderRows() {
   $('more').hidden = !state.next;
 }
 
-function play(row, party, start, locale) {
+function playRecording(row, party, start, locale) {
   const audio = $('audio');
   $('player').hidden = false;
   $('now-playing').textContent = `${t('playing')} ${party}, ${start.toLocaleString(locale)}`;
