@@ -11,7 +11,7 @@ export const deployCommand: Command = {
   usage: [
     'mitschnitt deploy [--host NAME]... | [--all] [--rules DIR] [--out DIR] [--allow-dirty] [--parallel N] [--json]',
     '                  [--identity FILE] [--known-hosts FILE] [--lock-wait SECONDS] [--lock-lease MINUTES] [--force-unlock]',
-    '                  [--keep N] [--cron-dir DIR] [--systemd-dir DIR]',
+    '                  [--reload] [--keep N] [--cron-dir DIR] [--systemd-dir DIR]',
     'Exit: 0 every host deployed or unchanged, 1 a host failed (or bad input), 2 usage error.',
   ].join('\n'),
   async run(argv) {
@@ -21,6 +21,7 @@ export const deployCommand: Command = {
       'lock-wait': { type: 'string' },
       'lock-lease': { type: 'string' },
       'force-unlock': { type: 'boolean' },
+      reload: { type: 'boolean' },
       keep: { type: 'string' },
       'cron-dir': { type: 'string' },
       'systemd-dir': { type: 'string' },
@@ -53,6 +54,7 @@ export const deployCommand: Command = {
         cronDir: values['cron-dir'] ?? DEFAULT_CRON_DIR,
         systemdDir: values['systemd-dir'] ?? DEFAULT_SYSTEMD_DIR,
         keepReleases: keep,
+        forceReload: values.reload === true,
         onProgress: view ? (e) => view.update(e) : undefined,
       },
       parallel,

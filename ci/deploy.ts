@@ -28,6 +28,8 @@ export interface DeployOptions {
   systemdDir: string;
   /** Complete releases kept on the host (current and previous always among them). */
   keepReleases: number;
+  /** Reload (and verify) dialplan, manager and features even if their files did not change. */
+  forceReload?: boolean;
   connectTimeoutMs?: number;
   onProgress?: (event: ProgressEvent) => void;
 }
@@ -143,14 +145,21 @@ class HostDeploy {
     this.progress('swap', this.release.id);
     await this.swap(this.release.id, state.current);
     this.progress('install');
-    await this.install(this.release.manifest, plan.actions);
-    const reloads = withManager(plan.actions.reload, secretCreated);
+    await this.install(this.release.manifest, plan.actions, plan.firstDeploy);
+    const reloads = this.reloadsFor(plan.actions.reload, secretCreated);
     this.progress('reload', reloads.join(', ') || 'nothing');
     let verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
     this.result.reloaded = reloads;
     if (verdict.ok && plan.actions.restartRuntime) {
       this.progress('restart');
       verdict = await this.restartRuntime();
+    }
+    if (!verdict.ok && plan.firstDeploy && !(await this.asteriskIncludesUs())) {
+      // Expected on a host's very first deploy: the #include lines can only be added once the files exist.
+      this.result.notes.push(
+        `installed but NOT ACTIVE: no file in ${this.host.asteriskDir} includes extensions_mitschnitt.conf yet; add the #include lines (README: GitOps) and run mitschnitt deploy --host ${this.host.name} --reload`,
+      );
+      verdict = { ok: true };
     }
     if (!verdict.ok) {
       await this.rollBack(state, plan, verdict.reason);
@@ -167,9 +176,9 @@ class HostDeploy {
    * (a refused reload earlier, or the admin just added the #include): then the dialplan is reloaded and verified.
    */
   private async repairUnchanged(expectedVersion: string | null, secretCreated: boolean): Promise<void> {
-    const reloads: Reload[] = [];
+    let reloads: Reload[] = [];
     if (expectedVersion && (await runningDialplanVersion(this.session)) !== expectedVersion) reloads.push('dialplan');
-    if (secretCreated) reloads.push('manager');
+    reloads = this.reloadsFor(reloads, secretCreated);
     if (reloads.length) {
       this.progress('reload', reloads.join(', '));
       const verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
@@ -252,7 +261,7 @@ class HostDeploy {
   }
 
   /** Cron ignores symlinks and files not owned by root, so the cron file is copied (a temp name with a dot is ignored). */
-  private async install(manifest: Manifest, actions: Actions): Promise<void> {
+  private async install(manifest: Manifest, actions: Actions, enable = false): Promise<void> {
     const lines = ['set -e', 'umask 022'];
     const cron = posix.join(this.options.cronDir, 'mitschnitt');
     const unit = posix.join(this.options.systemdDir, 'mitschnitt.service');
@@ -264,6 +273,7 @@ class HostDeploy {
     if (actions.installUnit && UNIT_FILE in manifest.files) {
       lines.push(sh`cp ${this.path('current', UNIT_FILE)} ${unit}.new && chmod 0644 ${unit}.new && mv -f ${unit}.new ${unit}`);
       lines.push('systemctl daemon-reload');
+      if (enable) lines.push('systemctl enable mitschnitt');
     }
     if (lines.length > 2) await this.remote('installing the cron file and systemd unit', lines.join('\n'));
   }
@@ -314,6 +324,21 @@ class HostDeploy {
     return bytes ? dialplanVersion(bytes.toString('utf8')) : null;
   }
 
+  /**
+   * The reloads to run: those the changed files need, plus `manager` when the AMI secret include was just created
+   * (only a reload hands it to Asterisk), plus all of them with --reload. Always in the order dialplan, manager, features.
+   */
+  private reloadsFor(needed: Reload[], secretCreated: boolean): Reload[] {
+    const all: Reload[] = ['dialplan', 'manager', 'features'];
+    return all.filter((r) => needed.includes(r) || (r === 'manager' && secretCreated) || this.options.forceReload);
+  }
+
+  /** Whether any .conf file in the Asterisk config folder mentions our dialplan include. */
+  private async asteriskIncludesUs(): Promise<boolean> {
+    const r = await this.session.exec(sh`grep -Rqs --include=*.conf -e extensions_mitschnitt.conf ${this.host.asteriskDir}`);
+    return r.code === 0;
+  }
+
   /** Keeps current, previous and the newest others up to keepReleases; removes leftover staging folders. */
   private async prune(current: string, previous: string | null): Promise<void> {
     const keep = Math.max(2, this.options.keepReleases);
@@ -329,10 +354,6 @@ class HostDeploy {
   }
 }
 
-/** A newly created AMI secret include only reaches Asterisk through `manager reload`. */
-function withManager(reloads: Reload[], secretCreated: boolean): Reload[] {
-  return secretCreated && !reloads.includes('manager') ? [...reloads, 'manager'] : reloads;
-}
 
 /** Deploys many hosts, at most `parallel` at a time; results in the order of `hosts`. */
 export async function deployAll(

@@ -9,7 +9,7 @@ import { acquireLock } from '../../ci/remote-lock.ts';
 import { connectSsh } from '../../ci/ssh-connection.ts';
 import { sshTarget } from '../../ci/deploy.ts';
 import { keygen } from '../support/sshd.ts';
-import { startPbx, type Pbx } from './pbx-fixture.ts';
+import { startPbx, writeAsteriskConfig, type Pbx } from './pbx-fixture.ts';
 import { versionOf, writeRelease, type ReleaseSpec } from './release-fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'mitschnitt-deploy-test-'));
@@ -23,8 +23,8 @@ test.after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function pbx(name: string): Promise<Pbx> {
-  const p = await startPbx(name, { clientKeyPath });
+async function pbx(name: string, includes = true): Promise<Pbx> {
+  const p = await startPbx(name, { clientKeyPath, includes });
   pbxs.push(p);
   return p;
 }
@@ -61,7 +61,7 @@ test('first deploy: release swapped in, cron + unit installed, AMI secret create
   assert.ok(lstatSync(cron).isFile(), 'cron file is a regular file, not a symlink');
   assert.is(statSync(cron).mode & 0o777, 0o644);
   assert.is(readFileSync(join(p.systemdDir, 'mitschnitt.service'), 'utf8'), release.read('systemd/mitschnitt.service').toString());
-  assert.equal(p.systemctlCalls(), ['daemon-reload', 'restart mitschnitt']);
+  assert.equal(p.systemctlCalls(), ['daemon-reload', 'enable mitschnitt', 'restart mitschnitt']);
   assert.equal(p.asteriskCommands(), ['dialplan reload', 'manager reload', 'module reload features', 'dialplan show version@mitschnitt-check']);
   assert.match(loadedDialplan(p), `NoOp(mitschnitt ${versionOf(release.read('asterisk/extensions_mitschnitt.conf').toString())})`);
 
@@ -73,6 +73,40 @@ test('first deploy: release swapped in, cron + unit installed, AMI secret create
   assert.not.match(JSON.stringify(r), secret, 'the secret never leaves the host');
   assert.is(r.commit, 'a'.repeat(40));
   assert.is(r.filesUploaded, Object.keys(release.manifest.files).length + 1);
+});
+
+test('first deploy before the admin added the #include lines: installed, reported NOT ACTIVE; --reload after adding them verifies', async () => {
+  const p = await pbx('no-include', false);
+  const release = build(p);
+  const r = await deployHost(p.host, release, options(p));
+  assert.is(r.status, 'deployed', r.reason);
+  assert.match(r.notes.join(' '), 'NOT ACTIVE: no file in');
+  assert.is(current(p), `releases/${release.id}`, 'the files are there for the includes to point at');
+
+  writeAsteriskConfig(p.asteriskDir, p.host.dir, true);
+  p.clearLogs();
+  const plain = await deployHost(p.host, release, options(p));
+  assert.is(plain.status, 'unchanged', plain.reason);
+  assert.equal(plain.reloaded, ['dialplan'], 'the stale running dialplan is noticed and reloaded even without --reload');
+  const forced = await deployHost(p.host, release, options(p, { forceReload: true }));
+  assert.is(forced.status, 'unchanged', forced.reason);
+  assert.equal(forced.reloaded, ['dialplan', 'manager', 'features']);
+  assert.is(forced.bytesUploaded, 0);
+  assert.match(readFileSync(join(p.state, 'manager.loaded'), 'utf8'), 'secret = ');
+  assert.match(loadedDialplan(p), `NoOp(mitschnitt ${versionOf(release.read('asterisk/extensions_mitschnitt.conf').toString())})`);
+});
+
+test('first deploy with the includes in place but a refused reload: failed, nothing older to restore, the next deploy retries', async () => {
+  const p = await pbx('first-refused');
+  p.flag('fail-dialplan', true);
+  const release = build(p);
+  const r = await deployHost(p.host, release, options(p));
+  assert.is(r.status, 'failed');
+  assert.match(r.reason!, 'first deploy: nothing to roll back to');
+  p.flag('fail-dialplan', false);
+  const retry = await deployHost(p.host, release, options(p));
+  assert.is(retry.status, 'unchanged', retry.reason);
+  assert.equal(retry.reloaded, ['dialplan']);
 });
 
 test('unchanged re-deploy uploads 0 bytes, reloads nothing, keeps the secret', async () => {

@@ -27,7 +27,20 @@ export interface Pbx {
   stop(): Promise<void>;
 }
 
-export async function startPbx(name: string, options: Pick<SshdOptions, 'clientKeyPath'> = {}): Promise<Pbx> {
+export interface PbxOptions extends Pick<SshdOptions, 'clientKeyPath'> {
+  /** Whether the admin already added the #include lines (default true). */
+  includes?: boolean;
+}
+
+/** Writes the admin's Asterisk config, with or without the mitschnitt #include lines. */
+export function writeAsteriskConfig(asteriskDir: string, dir: string, includes: boolean): void {
+  const include = (file: string) => (includes ? `\n#include "${dir}/current/asterisk/${file}"\n` : '');
+  writeFileSync(join(asteriskDir, 'extensions.conf'), `[default]\nexten => 100,1,Answer()\n${include('extensions_mitschnitt.conf')}`);
+  writeFileSync(join(asteriskDir, 'manager.conf'), `[general]\nenabled = yes\n${include('manager_mitschnitt.conf')}`);
+  writeFileSync(join(asteriskDir, 'features.conf'), `[general]\n${include('features_mitschnitt.conf')}`);
+}
+
+export async function startPbx(name: string, options: PbxOptions = {}): Promise<Pbx> {
   const root = mkdtempSync(join(tmpdir(), `mitschnitt-pbx-${name}-`));
   const asteriskDir = join(root, 'etc/asterisk');
   const dir = join(root, 'etc/mitschnitt');
@@ -36,11 +49,9 @@ export async function startPbx(name: string, options: Pick<SshdOptions, 'clientK
   const systemdDir = join(root, 'etc/systemd/system');
   const secretsDir = join(dir, 'secrets');
   for (const d of [asteriskDir, state, cronDir, systemdDir]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(asteriskDir, 'extensions.conf'), `[default]\nexten => 100,1,Answer()\n\n#include "${dir}/current/asterisk/extensions_mitschnitt.conf"\n`);
-  writeFileSync(join(asteriskDir, 'manager.conf'), `[general]\nenabled = yes\n\n#include "${dir}/current/asterisk/manager_mitschnitt.conf"\n`);
-  writeFileSync(join(asteriskDir, 'features.conf'), `[general]\n\n#include "${dir}/current/asterisk/features_mitschnitt.conf"\n`);
+  writeAsteriskConfig(asteriskDir, dir, options.includes ?? true);
   const sshd = await startSshd({
-    ...options,
+    clientKeyPath: options.clientKeyPath,
     env: {
       PATH: `${STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
       FAKE_ASTERISK_DIR: asteriskDir,
