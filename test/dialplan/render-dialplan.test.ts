@@ -95,4 +95,15 @@ test('the cost does not grow with the rule set: 2,000 users and 400 rules cost w
   assert.equal(pathCosts(new Pbx(dialplanText(policy)), PROBES, '0'), BUNDLED_COSTS);
 });
 
+test('fail-safe: without the lookup tables (EVAL_EXTEN missing) the call goes on unrecorded, with an ERROR log', () => {
+  const text = dialplanText(resolvePolicy(ruleSet, 'pbx-berlin'));
+  const withoutTables = text.slice(0, text.indexOf('\n[mitschnitt-numbers]\n'));
+  const { result, chan } = callCheck(new Pbx(withoutTables), ['201', '0301234567']);
+  assert.is(result.hangup, undefined);
+  assert.is(result.retval, 'none');
+  assert.equal(chan.mixMonitors(), []);
+  assert.ok(chan.effects.some((e) => e.kind === 'Log' && e.level === 'ERROR'));
+  assert.ok(result.priorities <= 10);
+});
+
 test.run();
