@@ -5,13 +5,27 @@
 
 /** One AMI message (response or event) with headers in wire order; repeated keys (ChanVariable) are kept. */
 export class AmiMessage {
+  private exact: Map<string, string> | null = null;
+  private folded: Map<string, string> | null = null;
+
   constructor(readonly headers: readonly [string, string][]) {}
 
-  /** First value of a header, case-insensitive; undefined when absent. */
+  /** First value of a header; Asterisk's spelling is tried first, then case-insensitively. */
   get(key: string): string | undefined {
-    const k = key.toLowerCase();
-    for (const [name, value] of this.headers) if (name.toLowerCase() === k) return value;
-    return undefined;
+    if (!this.exact) {
+      this.exact = new Map();
+      for (const [name, value] of this.headers) if (!this.exact.has(name)) this.exact.set(name, value);
+    }
+    const hit = this.exact.get(key);
+    if (hit !== undefined) return hit;
+    if (!this.folded) {
+      this.folded = new Map();
+      for (const [name, value] of this.headers) {
+        const k = name.toLowerCase();
+        if (!this.folded.has(k)) this.folded.set(k, value);
+      }
+    }
+    return this.folded.get(key.toLowerCase());
   }
 
   get event(): string | undefined {
@@ -42,6 +56,8 @@ export class AmiMessage {
   }
 }
 
+const NON_ASCII = /[\x80-\xff]/;
+
 export class AmiParser {
   private buffer = '';
   private bannerSeen = false;
@@ -59,14 +75,17 @@ export class AmiParser {
       this.buffer = this.buffer.slice(nl + 1);
       this.bannerSeen = true;
     }
+    let start = 0;
     for (;;) {
-      const end = findBlockEnd(this.buffer);
+      const end = findBlockEnd(this.buffer, start);
       if (!end) break;
-      const text = Buffer.from(this.buffer.slice(0, end.index), 'latin1').toString('utf8');
-      this.buffer = this.buffer.slice(end.index + end.length);
+      const raw = this.buffer.slice(start, end.index);
+      const text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
+      start = end.index + end.length;
       const headers = parseBlock(text);
       if (headers.length > 0) result.messages.push(new AmiMessage(headers));
     }
+    this.buffer = this.buffer.slice(start);
     return result;
   }
 
@@ -76,13 +95,15 @@ export class AmiParser {
   }
 }
 
-/** Asterisk ends blocks with CRLF CRLF; a bare LF LF is accepted too (some proxies rewrite line ends). */
-function findBlockEnd(buffer: string): { index: number; length: number } | null {
-  const crlf = buffer.indexOf('\r\n\r\n');
-  const lf = buffer.indexOf('\n\n');
-  if (crlf < 0 && lf < 0) return null;
-  if (lf >= 0 && (crlf < 0 || lf < crlf)) return { index: lf, length: 2 };
-  return { index: crlf, length: 4 };
+/**
+ * Asterisk ends blocks with CRLF CRLF; a bare LF LF is accepted too (some proxies rewrite line ends). The LF form
+ * is only looked for within the next block's reach, so a long buffer is not rescanned once per block.
+ */
+function findBlockEnd(buffer: string, from: number): { index: number; length: number } | null {
+  const crlf = buffer.indexOf('\r\n\r\n', from);
+  const lf = crlf < 0 ? buffer.indexOf('\n\n', from) : buffer.slice(from, crlf).indexOf('\n\n');
+  if (crlf < 0) return lf < 0 ? null : { index: lf, length: 2 };
+  return lf < 0 ? { index: crlf, length: 4 } : { index: from + lf, length: 2 };
 }
 
 function parseBlock(text: string): [string, string][] {

@@ -276,19 +276,29 @@ export class CallTracker {
     return ch;
   }
 
+  /** One pass over the headers (this runs for nearly every event, so no per-field lookups). */
   private update(ch: TrackedChannel, m: AmiMessage, prefix: string): void {
-    ch.uniqueid = m.get(`${prefix}Uniqueid`) ?? ch.uniqueid;
-    ch.linkedid = m.get(`${prefix}Linkedid`) ?? ch.linkedid;
-    ch.state = Number(m.get(`${prefix}ChannelState`) ?? ch.state);
-    ch.callerNum = m.get(`${prefix}CallerIDNum`) ?? ch.callerNum;
-    ch.callerName = m.get(`${prefix}CallerIDName`) ?? ch.callerName;
-    ch.connectedNum = m.get(`${prefix}ConnectedLineNum`) ?? ch.connectedNum;
-    ch.connectedName = m.get(`${prefix}ConnectedLineName`) ?? ch.connectedName;
-    ch.context = m.get(`${prefix}Context`) ?? ch.context;
-    const exten = m.get(`${prefix}Exten`);
-    // Asterisk blanks Exten of a dialed channel once it is bridged; keep the number dialed.
-    if (exten) ch.exten = exten;
-    for (const [k, v] of m.chanVars(prefix)) ch.vars.set(k, v);
+    const n = prefix.length;
+    for (const [key, value] of m.headers) {
+      if (n > 0 && !key.startsWith(prefix)) continue;
+      switch (n > 0 ? key.slice(n) : key) {
+        case 'Uniqueid': ch.uniqueid = value; break;
+        case 'Linkedid': ch.linkedid = value; break;
+        case 'ChannelState': ch.state = Number(value); break;
+        case 'CallerIDNum': ch.callerNum = value; break;
+        case 'CallerIDName': ch.callerName = value; break;
+        case 'ConnectedLineNum': ch.connectedNum = value; break;
+        case 'ConnectedLineName': ch.connectedName = value; break;
+        case 'Context': ch.context = value; break;
+        // Asterisk blanks Exten of a dialed channel once it is bridged; keep the number dialed.
+        case 'Exten': if (value) ch.exten = value; break;
+        case 'ChanVariable': {
+          const eq = value.indexOf('=');
+          if (eq > 0) ch.vars.set(value.slice(0, eq), value.slice(eq + 1));
+          break;
+        }
+      }
+    }
   }
 
   private enter(ch: TrackedChannel, bridge: string): void {

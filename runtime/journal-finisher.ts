@@ -108,12 +108,14 @@ export class JournalFinisher {
       return null;
     }
     const draft = this.draft(rec, wav.durationSeconds, size, await sha256File(audio));
+    // Queued before the journal exists: a crash in between leaves an unjournaled file, which the next start
+    // journals and queues again (idempotent per id); the other order could lose the delivery for good.
+    await this.enqueue(draft, audio, journalPath);
     const journal = await this.o.writer.write(journalPath, draft);
     await rm(pendingPath(this.o.spool, audio), { force: true });
     log.info(rec.recovered ? 'recording recovered and journaled' : 'recording journaled', {
       journal: journalPath, durationSeconds: journal.durationSeconds, rule: journal.rule, decision: journal.decision,
     });
-    await this.enqueue(journal, audio, journalPath);
     this.o.onJournal?.(journalPath, journal);
     return journalPath;
   }
@@ -199,7 +201,7 @@ export class JournalFinisher {
     return this.o.policy.numbers[number]?.host === this.o.policy.host;
   }
 
-  private async enqueue(journal: Journal, audio: string, journalPath: string): Promise<void> {
+  private async enqueue(journal: JournalDraft, audio: string, journalPath: string): Promise<void> {
     const rule = journal.rule ? this.o.policy.rules[journal.rule] : undefined;
     const email = rule?.deliver.email?.length ? rule.deliver.email : undefined;
     const script = rule?.deliver.script ? join(this.o.configDir, 'scripts', rule.deliver.script) : undefined;

@@ -16,6 +16,9 @@ import { recoverSpool } from './spool-recovery.ts';
 /** The UserEvent raised by the DTMF record feature (features_mitschnitt.conf, generator/render-features.ts). */
 const RECORD_USER_EVENT = 'MitschnittRecordKey';
 
+/** The dialplan's variables a journal is made of (read by Getvar at a resync when channelvars are not set up). */
+const JOURNAL_VARS = ['MITSCHNITT_DECISION', 'MITSCHNITT_RULE', 'MITSCHNITT_CALLER', 'MITSCHNITT_CALLEE', 'MITSCHNITT_ORIGIN', 'MITSCHNITT_DIRECTION'];
+
 export interface ServeOptions {
   configDir: string;
   /** Overrides settings.secretsDir. */
@@ -167,6 +170,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       if (id === undefined) id = await getvar(ch.name, 'MITSCHNITT_MIXMON_ID');
       if (!id || !file.startsWith(`${spool.replace(/\/+$/, '')}/`)) continue;
       if (!(await exists(file)) || (await exists(journalPathFor(file)))) continue;
+      for (const name of JOURNAL_VARS) if (!ch.vars.has(name)) ch.vars.set(name, await getvar(ch.name, name));
       const r = tracker.adoptRecording(ch.name, file, id, 'dialplan');
       if (r) log.info('recording in progress picked up', { audio: file, channel: ch.name });
     }

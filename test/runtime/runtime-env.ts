@@ -181,7 +181,7 @@ export class RuntimeEnv {
 
   /** Every event the fake sent so far has reached the tracker: AMI answers in order, so a Ping round trip suffices. */
   async sync(): Promise<void> {
-    await this.serve!.session.action('Ping');
+    await this.serve!.session.action('Ping', {}, 60_000);
   }
 
   /** Waits until exactly `n` journals exist and returns their paths. */
