@@ -43,13 +43,20 @@ function firstLine(text: string): string {
   return text.trim().split('\n')[0] ?? '';
 }
 
+/** The first line of an `asterisk -rx` output that says the command failed, or null. */
+export function cliFailure(output: string): string | null {
+  const failure = FAILURE_TEXTS.find((re) => re.test(output));
+  if (!failure) return null;
+  return output.split('\n').find((line) => failure.test(line)) ?? firstLine(output);
+}
+
 /** Runs one `asterisk -rx` command; returns its output, or throws with the reason Asterisk gave. */
 export async function asteriskCli(session: RemoteSession, command: string): Promise<string> {
   const r = await session.exec(sh`asterisk -rx ${command}`);
   const output = r.stdout + r.stderr;
   if (r.code !== 0) throw new Error(`'asterisk -rx "${command}"' exited ${r.code ?? r.signal}: ${firstLine(output) || 'no output'}`);
-  const failure = FAILURE_TEXTS.find((re) => re.test(output));
-  if (failure) throw new Error(`'${command}' failed: ${firstLine(output)}`);
+  const failure = cliFailure(output);
+  if (failure) throw new Error(`'${command}' failed: ${failure}`);
   return output;
 }
 
