@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { build } from '../generator/build.ts';
+import { build, renderAll } from '../generator/build.ts';
+import { writeOutput } from '../generator/write-output.ts';
 import { validateRules } from '../generator/validate.ts';
 import { resolvePolicy } from '../generator/resolve-policy.ts';
 import { writeRuleFiles } from '../test/fixtures/build/rule-files.ts';
@@ -96,9 +97,13 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function time(fn: () => unknown): Promise<number> {
+/** Wall-clock ms; CPU ms (user + system) of this process go to `cpu`, steadier on a busy machine. */
+async function time(fn: () => unknown, cpu?: number[]): Promise<number> {
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   await fn();
+  const used = process.cpuUsage(cpuStart);
+  cpu?.push((used.user + used.system) / 1000);
   return performance.now() - start;
 }
 
@@ -110,6 +115,7 @@ try {
   const inputBytes = inputs.reduce((n, f) => n + statSync(f).size, 0);
 
   const buildTimes: number[] = [];
+  const buildCpu: number[] = [];
   let summary: { files: number; bytes: number } | undefined;
   for (let i = 0; i < RUNS; i++) {
     buildTimes.push(
@@ -117,13 +123,14 @@ try {
         const result = await build({ rulesDir, outDir: join(tmp, 'out') });
         if (!result.ok) throw new Error(`generated rules invalid: ${JSON.stringify(result.errors.slice(0, 3))}`);
         summary = result.summary;
-      }),
+      }, buildCpu),
     );
   }
 
   // The floor: the same input read and the same output bytes written, nothing computed.
   const outputs = files(join(tmp, 'out')).map((path) => ({ path: relative(join(tmp, 'out'), path), bytes: readFileSync(path) }));
   const floorTimes: number[] = [];
+  const floorCpu: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const target = join(tmp, `floor-${i}`);
     floorTimes.push(
@@ -133,7 +140,7 @@ try {
           mkdirSync(dirname(join(target, path)), { recursive: true });
           writeFileSync(join(target, path), bytes);
         }
-      }),
+      }, floorCpu),
     );
     rmSync(target, { recursive: true, force: true });
   }
@@ -144,15 +151,21 @@ try {
   if (!ruleSet?.ok) throw new Error('generated rules invalid');
   const set = ruleSet.ruleSet;
   const resolveMs = await time(() => set.hosts.forEach((h) => resolvePolicy(set, h.name)));
+  let rendered: ReturnType<typeof renderAll> | undefined;
+  const renderMs = await time(() => (rendered = renderAll(set, { commit: null, dirty: false })));
+  const writeMs = await time(() => writeOutput(join(tmp, 'out'), rendered!));
 
   const b = median(buildTimes);
   const f = median(floorTimes);
+  const ms = (values: number[]) => `${median(values).toFixed(0).padStart(6)} ms   [runs: ${values.map((t) => t.toFixed(0)).join(', ')}]`;
   console.log(`company: ${USERS} users, ${TEAMS} teams, ${ROLES} roles, ${RULES} rules, ${HOSTS} hosts; input ${inputs.length} files, ${(inputBytes / 1e6).toFixed(1)} MB`);
-  console.log(`output: ${summary!.files} files, ${(summary!.bytes / 1e6).toFixed(1)} MB`);
-  console.log(`build (median of ${RUNS}):           ${b.toFixed(0)} ms   [runs: ${buildTimes.map((t) => t.toFixed(0)).join(', ')}]`);
-  console.log(`read inputs + write outputs only: ${f.toFixed(0)} ms   [runs: ${floorTimes.map((t) => t.toFixed(0)).join(', ')}]`);
-  console.log(`ratio build / floor: ${(b / f).toFixed(1)}x`);
-  console.log(`  of which validate: ${validateMs.toFixed(0)} ms, resolve (all ${HOSTS} hosts): ${resolveMs.toFixed(0)} ms`);
+  console.log(`output: ${summary!.files} files, ${(summary!.bytes / 1e6).toFixed(1)} MB (median of ${RUNS} runs below)`);
+  console.log(`build, wall clock:                    ${ms(buildTimes)}`);
+  console.log(`build, CPU (user+system):             ${ms(buildCpu)}`);
+  console.log(`read inputs + write outputs, wall:    ${ms(floorTimes)}`);
+  console.log(`read inputs + write outputs, CPU:     ${ms(floorCpu)}`);
+  console.log(`ratio build / floor: ${(b / f).toFixed(1)}x wall, ${(median(buildCpu) / median(floorCpu)).toFixed(1)}x CPU`);
+  console.log(`one build in parts (wall): validate ${validateMs.toFixed(0)} ms, resolve+render+manifest ${renderMs.toFixed(0)} ms (resolve alone, all ${HOSTS} hosts: ${resolveMs.toFixed(0)} ms), write+swap ${writeMs.toFixed(0)} ms`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

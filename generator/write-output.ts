@@ -16,8 +16,9 @@ export function writeOutput(outDir: string, hosts: Map<string, GeneratedFile[]>)
   mkdirSync(parent, { recursive: true });
   const staging = mkdtempSync(join(parent, `.${basename(target)}.new-`));
   try {
+    const made = new Set<string>();
     for (const [host, files] of hosts) {
-      for (const file of files) writeNewFile(join(staging, host), file);
+      for (const file of files) writeNewFile(join(staging, host), file, made);
     }
     chmodSync(staging, 0o755);
   } catch (err) {
@@ -43,14 +44,18 @@ function checkReplaceable(target: string): void {
   }
 }
 
-function writeNewFile(hostDir: string, file: GeneratedFile): void {
+function writeNewFile(hostDir: string, file: GeneratedFile, made: Set<string>): void {
   const normal = posix.normalize(file.path);
   // A renderer bug must not write outside its host folder.
   if (normal !== file.path || normal.startsWith('/') || normal.startsWith('../') || normal === '..' || normal === '.') {
     throw new Error(`generated file path '${file.path}' is not a plain relative path`);
   }
   const path = join(hostDir, normal);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const dir = dirname(path);
+  if (!made.has(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    made.add(dir);
+  }
   const mode = file.mode ?? DEFAULT_MODE;
   writeFileSync(path, fileBytes(file), { flag: 'wx', mode });
   chmodSync(path, mode); // the umask must not change what the manifest promises
