@@ -54,7 +54,7 @@ for (const path of built) {
   test(`golden: ${path}`, () => {
     const golden = join(GOLDEN, path);
     assert.ok(existsSync(golden), `no golden file ${path}: rerun with UPDATE_GOLDEN=1 if intended`);
-    assert.fixture(readFileSync(join(out, path), 'utf8'), readFileSync(golden, 'utf8'));
+    assert.fixture(readFileSync(join(out, path), 'utf8'), readFileSync(golden, 'utf8'), `${path} differs from its golden copy: if the change is intended, run UPDATE_GOLDEN=1 node --import tsx test/generator/build-golden.test.ts and commit test/fixtures/golden`);
     assert.is(statSync(join(out, path)).mode & 0o777, statSync(golden).mode & 0o777, `mode of ${path}`);
   });
 }
