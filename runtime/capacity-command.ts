@@ -1,6 +1,6 @@
 import { EXIT, UsageError, parseFlags, type Command } from '../bin/cli-support.ts';
 import { assessCapacity, assumedLoad, formatBytes, loadFromJournals, measureDisk, type CapacityReport, type Format } from './capacity.ts';
-import { DEFAULT_CONFIG_DIR, loadPolicy } from './delivery-config.ts';
+import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
 
 export const capacityCommand: Command = {
   summary: 'Disk need of the recordings per day and at full retention, against the free space of the spool.',
@@ -27,7 +27,8 @@ export const capacityCommand: Command = {
       calls !== undefined && minutes !== undefined
         ? assumedLoad(policy, number('--calls-per-day', calls), number('--minutes-per-call', minutes))
         : await loadFromJournals(policy, values.days === undefined ? 30 : wholeDays(values.days), new Date());
-    const report = assessCapacity(policy, load, await measureDisk(policy.settings.spool), minHeadroomDays);
+    const disk = await withSystemErrors('capacity', () => measureDisk(policy.settings.spool));
+    const report = assessCapacity(policy, load, disk, minHeadroomDays);
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else console.log(describe(report));
     for (const w of report.warnings) console.error(`warning: ${w}`);

@@ -58,7 +58,7 @@ export async function runDeliveryBatch(options: BatchOptions): Promise<BatchSumm
   const mail = new MailSession(options);
   try {
     const loaded = await listQueue(spool);
-    for (const bad of loaded.filter((l) => !l.ok)) {
+    for (const bad of loaded) {
       if (bad.ok) continue;
       log.error('unreadable delivery queue file moved to the dead-letter folder', { file: bad.file, error: bad.error });
       if (!options.dryRun) await moveToDead(spool, bad.file);

@@ -1,6 +1,6 @@
 import { EXIT, UsageError, UserError, parseFlags, type Command } from '../bin/cli-support.ts';
 import { runDeliveryBatch } from './deliver-batch.ts';
-import { DEFAULT_CONFIG_DIR, loadPolicy } from './delivery-config.ts';
+import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
 import { requeueDead } from './delivery-queue.ts';
 import { createLogger } from './log.ts';
 
@@ -33,13 +33,9 @@ export const deliverCommand: Command = {
       if (missing.length > 0) throw new UserError(`not in the dead-letter folder: ${missing.join(', ')}`);
       return EXIT.ok;
     }
-    const summary = await runDeliveryBatch({
-      policy,
-      log,
-      secretsDir: values.secrets,
-      dryRun: values['dry-run'],
-      limit,
-    });
+    const summary = await withSystemErrors('delivery', () =>
+      runDeliveryBatch({ policy, log, secretsDir: values.secrets, dryRun: values['dry-run'], limit }),
+    );
     // Cron mails a failing job's output to the admin: failures and dead letters must not exit 0.
     return summary.failed > 0 || summary.dead > 0 || summary.deferred > 0 ? EXIT.invalid : EXIT.ok;
   },

@@ -38,3 +38,17 @@ export async function readSecret(secretsDir: string, name: string): Promise<stri
     throw new UserError(`cannot read secret ${path}: ${(err as Error).message}`);
   }
 }
+
+/**
+ * Runs a batch command's work, turning operating-system errors (disk full, permissions, a missing spool) into
+ * a one-line message and exit 1 instead of a stack trace; bugs still surface as they are.
+ */
+export async function withSystemErrors<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new UserError(`${what} stopped: ${(err as Error).message}`);
+    throw err;
+  }
+}

@@ -1,5 +1,5 @@
 import { EXIT, UsageError, parseFlags, type Command } from '../bin/cli-support.ts';
-import { DEFAULT_CONFIG_DIR, loadPolicy } from './delivery-config.ts';
+import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
 import { runExpire } from './expire.ts';
 import { createLogger } from './log.ts';
 
@@ -26,7 +26,8 @@ export const expireCommand: Command = {
       }
     }
     const policy = await loadPolicy(values.config);
-    const summary = await runExpire({ policy, log: createLogger({ verbose: values.verbose }), dryRun, now });
+    const log = createLogger({ verbose: values.verbose });
+    const summary = await withSystemErrors('expire', () => runExpire({ policy, log, dryRun, now }));
     return summary.problems.length > 0 ? EXIT.invalid : EXIT.ok;
   },
 };

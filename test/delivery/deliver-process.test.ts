@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireBatchLock } from '../../runtime/batch-lock.ts';
 import { enqueueDelivery, queueDir } from '../../runtime/delivery-queue.ts';
@@ -153,6 +153,16 @@ test('CLI: exit 1 when a delivery failed, 0 when all went out, 2 on a bad flag, 
   assert.match(unknown.stderr, /not in the dead-letter folder: no-such-id/);
   const stray = spawnSync(process.execPath, cli('deliver', '--config', ws.config, 'extra'), { encoding: 'utf8' });
   assert.is(stray.status, 2);
+
+  // A spool whose state folder cannot be created: one clear line, exit 1, no stack trace.
+  const broken = join(ws.root, 'broken-spool');
+  await mkdir(broken);
+  await writeFile(join(broken, '.mitschnitt'), 'not a folder');
+  await writePolicy(ws.config, testPolicy({ spool: broken }));
+  const stopped = spawnSync(process.execPath, cli('deliver', '--config', ws.config), { encoding: 'utf8' });
+  assert.is(stopped.status, 1, stopped.stderr);
+  assert.match(stopped.stderr, /delivery stopped: .*\.mitschnitt/);
+  assert.not.match(stopped.stderr, /at .*\.ts:\d+/);
 
   const usage = spawnSync(process.execPath, cli('deliver', '--limit', 'lots'), { encoding: 'utf8' });
   assert.is(usage.status, 2);

@@ -116,6 +116,18 @@ test('script: a missing script is named in the error', async () => {
   assert.equal(outcome, { ok: false, error: `script not found: ${missing}` });
 });
 
+test('a corrupt queue file is set aside in the dead-letter folder, the rest is delivered', async () => {
+  const path = await script('ok.sh', 'exit 0');
+  const rec = await writeRecording(ws.spool, { start: new Date('2026-11-20T10:15:00Z') });
+  await enqueueDelivery(ws.spool, { id: rec.id, audio: rec.audio, journal: rec.journal, rule: null, script: path });
+  await writeFile(join(queueDir(ws.spool), 'torn.json'), '{"version":1,"id":');
+  const { lines, log } = memoryLogger();
+  const summary = await runDeliveryBatch({ policy: testPolicy({ spool: ws.spool }), log });
+  assert.equal([summary.sent, summary.pending], [1, 0]);
+  assert.equal(await readdir(queueDir(ws.spool, 'dead')), ['torn.unreadable']);
+  assert.ok(lines.some((l) => l.level === 'error' && /unreadable delivery queue file/.test(l.msg)));
+});
+
 test('script: e-mail done and script failing → only the script is retried', async () => {
   const { startSmtp } = await import('./support.ts');
   const smtp = await startSmtp();
