@@ -162,7 +162,7 @@ class HostDeploy {
       verdict = { ok: true };
     }
     if (!verdict.ok) {
-      await this.rollBack(state, plan, verdict.reason);
+      await this.rollBack(state, verdict.reason);
       return;
     }
     this.result.status = 'deployed';
@@ -286,7 +286,7 @@ class HostDeploy {
   }
 
   /** Puts the previous set back, reinstalls and reloads what the failed deploy changed, and reports why. */
-  private async rollBack(state: RemoteState, plan: HostPlan, reason: string): Promise<void> {
+  private async rollBack(state: RemoteState, reason: string): Promise<void> {
     this.result.status = 'failed';
     const old = state.current;
     if (!old || !state.manifest) {
@@ -306,7 +306,7 @@ class HostDeploy {
       await this.swap(old, this.release.id, state.previous);
       await this.install(state.manifest, back.actions);
       const oldVersion = await this.oldDialplanVersion(old);
-      const again = await reloadAndVerify(this.session, plan.actions.reload, oldVersion);
+      const again = await reloadAndVerify(this.session, this.result.reloaded, oldVersion);
       if (!again.ok) problems.push(`reloading the old set failed too: ${again.reason}`);
       if (this.restartAttempted) {
         const restart = await this.restartRuntime();
