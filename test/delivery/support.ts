@@ -142,17 +142,22 @@ export function memoryLogger() {
 export interface ReceivedMail {
   envelopeTo: string[];
   user: string | undefined;
+  /** Whether the session was encrypted (implicit TLS or STARTTLS). */
+  secure: boolean;
   parsed: import('mailparser').ParsedMail;
 }
 
 /** A real SMTP server on 127.0.0.1 (free port) that keeps every message it accepts, parsed. */
-export async function startSmtp(o: { auth?: { user: string; pass: string }; rejectRcpt?: boolean; port?: number } = {}) {
+export async function startSmtp(
+  o: { auth?: { user: string; pass: string }; rejectRcpt?: boolean; port?: number; tls?: { key: Buffer; cert: Buffer; implicit: boolean } } = {},
+) {
   const { SMTPServer } = await import('smtp-server');
   const { simpleParser } = await import('mailparser');
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
-    secure: false,
-    disabledCommands: o.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    secure: o.tls?.implicit ?? false,
+    ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : {}),
+    disabledCommands: [...(o.tls ? [] : ['STARTTLS']), ...(o.auth ? [] : ['AUTH'])],
     authOptional: !o.auth,
     allowInsecureAuth: true,
     logger: false,
@@ -171,7 +176,12 @@ export async function startSmtp(o: { auth?: { user: string; pass: string }; reje
     onData(stream, session, callback) {
       simpleParser(stream).then(
         (parsed) => {
-          received.push({ envelopeTo: session.envelope.rcptTo.map((r) => r.address), user: session.user as string | undefined, parsed });
+          received.push({
+            envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+            user: session.user as string | undefined,
+            secure: session.secure,
+            parsed,
+          });
           callback();
         },
         (err: Error) => callback(err),
