@@ -94,52 +94,70 @@ function arithmetic(op: string, a: Value, b: Value): Value {
   return num(op === '/' ? Math.trunc(x / y) : x % y);
 }
 
-export function evaluateExpression(text: string): string {
-  const tokens = lex(text);
-  let pos = 0;
-  const peek = (): string | undefined => {
-    const t = tokens[pos];
+const LEVELS: { ops: string[]; apply: (op: string, a: Value, b: Value) => Value }[] = [
+  { ops: ['|'], apply: (_op, a, b) => (isZeroOrNull(a) ? b : a) },
+  { ops: ['&'], apply: (_op, a, b) => (isZeroOrNull(a) || isZeroOrNull(b) ? num(0) : a) },
+  { ops: ['=', '==', '!=', '<', '>', '<=', '>='], apply: compare },
+  { ops: ['+', '-'], apply: arithmetic },
+  { ops: ['*', '/', '%'], apply: arithmetic },
+];
+
+/** Precedence climbing over LEVELS (lowest first), then unary operators and parentheses. */
+class Parser {
+  pos = 0;
+  constructor(
+    readonly tokens: Token[],
+    readonly text: string,
+  ) {}
+
+  peek(): string | undefined {
+    const t = this.tokens[this.pos];
     return t && 'op' in t ? t.op : undefined;
-  };
-  const unsupported = (op: string): never => {
-    throw new ExpressionError(`operator ${op} is not modelled (not used by mitschnitt) in $[${text}]`);
-  };
-  const binary = (ops: string[], next: () => Value, apply: (op: string, a: Value, b: Value) => Value) => (): Value => {
-    let left = next();
-    for (let op = peek(); op !== undefined && ops.includes(op); op = peek()) {
-      pos++;
-      left = apply(op, left, next());
+  }
+
+  unsupported(op: string): never {
+    throw new ExpressionError(`operator ${op} is not modelled (not used by mitschnitt) in $[${this.text}]`);
+  }
+
+  level(n: number): Value {
+    if (n === LEVELS.length) return this.primary();
+    const { ops, apply } = LEVELS[n]!;
+    let left = this.level(n + 1);
+    for (let op = this.peek(); op !== undefined && ops.includes(op); op = this.peek()) {
+      this.pos++;
+      left = apply(op, left, this.level(n + 1));
     }
     return left;
-  };
-  const primary = (): Value => {
-    const t = tokens[pos++];
-    if (!t) throw new ExpressionError(`syntax error: unexpected end of $[${text}]`);
+  }
+
+  primary(): Value {
+    const t = this.tokens[this.pos++];
+    if (!t) throw new ExpressionError(`syntax error: unexpected end of $[${this.text}]`);
     if ('value' in t) return t.value;
     if (t.op === '(') {
-      const v = or();
-      if (peek() !== ')') throw new ExpressionError(`syntax error: missing ) in $[${text}]`);
-      pos++;
+      const v = this.level(0);
+      if (this.peek() !== ')') throw new ExpressionError(`syntax error: missing ) in $[${this.text}]`);
+      this.pos++;
       return v;
     }
     if (t.op === '-') {
-      const v = toNumber(primary());
+      const v = toNumber(this.primary());
       if (v === undefined) throw new ExpressionError('non-numeric argument to unary -');
       return num(-v);
     }
-    if (t.op === '!') return num(isZeroOrNull(primary()) ? 1 : 0);
-    return unsupported(t.op);
-  };
-  const mul = binary(['*', '/', '%'], primary, arithmetic);
-  const add = binary(['+', '-'], mul, arithmetic);
-  const cmp = binary(['=', '==', '!=', '<', '>', '<=', '>='], add, compare);
-  const and = binary(['&'], cmp, (_op, a, b) => (isZeroOrNull(a) || isZeroOrNull(b) ? num(0) : a));
-  const or = binary(['|'], and, (_op, a, b) => (isZeroOrNull(a) ? b : a));
+    if (t.op === '!') return num(isZeroOrNull(this.primary()) ? 1 : 0);
+    return this.unsupported(t.op);
+  }
+}
+
+export function evaluateExpression(text: string): string {
+  const tokens = lex(text);
   if (tokens.length === 0) return '';
-  const result = or();
-  if (pos < tokens.length) {
-    const t = tokens[pos]!;
-    if ('op' in t && [':', '=~', '?', '::', ','].includes(t.op)) unsupported(t.op);
+  const parser = new Parser(tokens, text);
+  const result = parser.level(0);
+  if (parser.pos < tokens.length) {
+    const t = tokens[parser.pos]!;
+    if ('op' in t && [':', '=~', '?', '::', ','].includes(t.op)) parser.unsupported(t.op);
     throw new ExpressionError(`syntax error in $[${text}]`);
   }
   return asString(result);

@@ -25,20 +25,7 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
   FILTER(_pbx, _chan, args) {
     const [allowedSpec, string] = separateArgs(args, ',', false, 2);
     if (string === undefined) return null;
-    const allowed = new Set<number>();
-    for (let i = 0; i < allowedSpec!.length; ) {
-      const c1 = allowedSpec!.charCodeAt(i);
-      if (allowedSpec![i] === '\\') throw new InterpreterError('FILTER: escapes are not modelled');
-      i++;
-      if (allowedSpec![i] === '-') {
-        const next = allowedSpec![i + 1];
-        if (next === undefined) throw new InterpreterError('FILTER: a trailing "-" depends on ast_get_encoded_char of "" and is not modelled');
-        const c2 = next.charCodeAt(0);
-        if (c2 < c1) throw new InterpreterError('FILTER: wrapping ranges are not modelled');
-        for (let c = c1; c <= c2; c++) allowed.add(c);
-        i += 2;
-      } else allowed.add(c1);
-    }
+    const allowed = allowedSet(allowedSpec!);
     return [...string].filter((ch) => ch.length === 1 && allowed.has(ch.charCodeAt(0))).join('');
   },
 
@@ -102,7 +89,7 @@ export const FUNCTIONS: Record<string, DialplanFunction> = {
     const [epoch, tz, format] = standard(args, 3);
     if (tz) throw new InterpreterError('STRFTIME: an explicit time zone is not modelled');
     const when = epoch ? Number(epoch) : pbx.now();
-    const parts = Object.fromEntries(dateFormat(pbx.timeZone).formatToParts(new Date(when * 1000)).map((p) => [p.type, p.value]));
+    const parts = dateParts(pbx.timeZone, when);
     const map: Record<string, string> = { Y: parts.year!, m: parts.month!, d: parts.day!, H: parts.hour!, M: parts.minute!, S: parts.second! };
     return (format || '%c').replace(/%(.)/g, (_, c: string) => {
       const v = map[c];
@@ -149,7 +136,44 @@ export const FUNCTION_WRITERS: Record<string, DialplanFunctionWriter> = {
   },
 };
 
+const allowedSets = new Map<string, Set<number>>();
+
+/** FILTER's allowed characters: single characters and a-b ranges (ast_get_encoded_char escapes not modelled). */
+function allowedSet(spec: string): Set<number> {
+  let allowed = allowedSets.get(spec);
+  if (allowed) return allowed;
+  allowed = new Set<number>();
+  for (let i = 0; i < spec.length; ) {
+    const c1 = spec.charCodeAt(i);
+    if (spec[i] === '\\') throw new InterpreterError('FILTER: escapes are not modelled');
+    i++;
+    if (spec[i] === '-') {
+      const next = spec[i + 1];
+      if (next === undefined) throw new InterpreterError('FILTER: a trailing "-" depends on ast_get_encoded_char of "" and is not modelled');
+      const c2 = next.charCodeAt(0);
+      if (c2 < c1) throw new InterpreterError('FILTER: wrapping ranges are not modelled');
+      for (let c = c1; c <= c2; c++) allowed.add(c);
+      i += 2;
+    } else allowed.add(c1);
+  }
+  allowedSets.set(spec, allowed);
+  return allowed;
+}
+
 const formats = new Map<string, Intl.DateTimeFormat>();
+const dates = new Map<string, Record<string, string>>();
+
+/** The local date and time parts of an epoch in a zone (memoized: Intl is slow and a test clock repeats). */
+function dateParts(timeZone: string, when: number): Record<string, string> {
+  const key = `${timeZone}|${when}`;
+  let parts = dates.get(key);
+  if (!parts) {
+    if (dates.size > 1000) dates.clear();
+    parts = Object.fromEntries(dateFormat(timeZone).formatToParts(new Date(when * 1000)).map((p) => [p.type, p.value]));
+    dates.set(key, parts);
+  }
+  return parts;
+}
 
 function dateFormat(timeZone: string): Intl.DateTimeFormat {
   let format = formats.get(timeZone);

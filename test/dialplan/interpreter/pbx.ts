@@ -42,6 +42,8 @@ export class Pbx {
   /** Set by Return when it pops the harness's frame. */
   private routineDone = false;
   private apps: string[] = [];
+  /** Templates split once into literal text and ${}/$[] blocks (only dialplan text is ever a template, never a value). */
+  private readonly compiled = new Map<string, Segment[]>();
 
   constructor(text: string, options: PbxOptions = {}) {
     this.contexts = parseDialplan(text);
@@ -149,56 +151,21 @@ export class Pbx {
 
   /** pbx_substitute_variables_helper_full: `${...}` and `$[...]`, innermost contents first, values never re-read. */
   substitute(chan: Channel, template: string): string {
+    let segments = this.compiled.get(template);
+    if (!segments) this.compiled.set(template, (segments = compileTemplate(template)));
     let out = '';
-    let i = 0;
-    while (i < template.length) {
-      const dollar = template.indexOf('$', i);
-      if (dollar < 0) {
-        out += template.slice(i);
-        break;
-      }
-      const kind = template[dollar + 1];
-      if (kind !== '{' && kind !== '[') {
-        out += template.slice(i, dollar + 1);
-        i = dollar + 1;
+    for (const segment of segments) {
+      if (typeof segment === 'string') {
+        out += segment;
         continue;
       }
-      out += template.slice(i, dollar);
-      let j = dollar + 2;
-      let depth = 1;
-      let needsub = false;
-      if (kind === '{') {
-        while (depth && j < template.length) {
-          if (template[j] === '$' && (template[j + 1] === '{' || template[j + 1] === '[')) needsub = true;
-          else if (template[j] === '{') depth++;
-          else if (template[j] === '}') depth--;
-          j++;
-        }
-      } else {
-        while (depth && j < template.length) {
-          if (template[j] === '$' && template[j + 1] === '[') {
-            needsub = true;
-            depth++;
-            j++;
-          } else if (template[j] === '[') depth++;
-          else if (template[j] === ']') depth--;
-          else if (template[j] === '$' && template[j + 1] === '{') {
-            needsub = true;
-            j++;
-          }
-          j++;
-        }
-      }
-      if (depth) throw new InterpreterError(`missing '${kind === '{' ? '}' : ']'}' in ${template}`);
-      const inner = template.slice(dollar + 2, j - 1);
-      const text = needsub ? this.substitute(chan, inner) : inner;
-      if (kind === '[') out += evaluateExpression(text);
+      const text = segment.needsub ? this.substitute(chan, segment.inner) : segment.inner;
+      if (segment.kind === '[') out += evaluateExpression(text);
       else {
         const { name, offset, length, isFunction } = parseVariableName(text);
         const value = isFunction ? this.readFunction(chan, name) : this.retrieveVariable(chan, name);
         if (value !== null) out += substring(value, offset, length);
       }
-      i = j;
     }
     return out;
   }
@@ -244,6 +211,62 @@ export class Pbx {
     }
     chan.setVar(name, value);
   }
+}
+
+type Segment = string | { kind: '{' | '['; inner: string; needsub: boolean };
+
+/** The scanning half of pbx_substitute_variables_helper_full: where each ${...} or $[...] block ends. */
+function compileTemplate(template: string): Segment[] {
+  const segments: Segment[] = [];
+  let literal = '';
+  let i = 0;
+  while (i < template.length) {
+    const dollar = template.indexOf('$', i);
+    if (dollar < 0) {
+      literal += template.slice(i);
+      break;
+    }
+    const kind = template[dollar + 1];
+    if (kind !== '{' && kind !== '[') {
+      literal += template.slice(i, dollar + 1);
+      i = dollar + 1;
+      continue;
+    }
+    literal += template.slice(i, dollar);
+    let j = dollar + 2;
+    let depth = 1;
+    let needsub = false;
+    if (kind === '{') {
+      // Only braces count; a "${" or "$[" inside means the contents need substituting first.
+      while (depth && j < template.length) {
+        if (template[j] === '$' && (template[j + 1] === '{' || template[j + 1] === '[')) needsub = true;
+        else if (template[j] === '{') depth++;
+        else if (template[j] === '}') depth--;
+        j++;
+      }
+    } else {
+      while (depth && j < template.length) {
+        if (template[j] === '$' && template[j + 1] === '[') {
+          needsub = true;
+          depth++;
+          j++;
+        } else if (template[j] === '[') depth++;
+        else if (template[j] === ']') depth--;
+        else if (template[j] === '$' && template[j + 1] === '{') {
+          needsub = true;
+          j++;
+        }
+        j++;
+      }
+    }
+    if (depth) throw new InterpreterError(`missing '${kind === '{' ? '}' : ']'}' in ${template}`);
+    if (literal) segments.push(literal);
+    literal = '';
+    segments.push({ kind, inner: template.slice(dollar + 2, j - 1), needsub });
+    i = j;
+  }
+  if (literal) segments.push(literal);
+  return segments;
 }
 
 /** parse_variable_name: a ':' outside parentheses starts ${var:offset:length}; any '(' makes it a function. */
