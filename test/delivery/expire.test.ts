@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { enqueueDelivery, finishQueueItem, listQueue, queueDir } from '../../runtime/delivery-queue.ts';
+import { acquireBatchLock } from '../../runtime/batch-lock.ts';
 import { runExpire, type DeletionRecord } from '../../runtime/expire.ts';
 import { makeWorkspace, memoryLogger, testPolicy, wavBytes, writePolicy, writeRecording, type Recording } from './support.ts';
 
@@ -162,6 +163,18 @@ test('expire: if the deletion log cannot be written, nothing is deleted', async 
   assert.not.match(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
   assert.ok(await exists(t.expired.audio));
   assert.ok(await exists(t.orphanOld));
+});
+
+test('expire: a second run while one holds the lock does nothing', async () => {
+  const t = await tree();
+  const held = await acquireBatchLock(join(ws.spool, '.mitschnitt', 'expire.lock'));
+  assert.ok(held.acquired);
+  const { lines, log } = memoryLogger();
+  const summary = await runExpire({ policy: policy(), log, now: NOW });
+  if (held.acquired) await held.release();
+  assert.is(summary.ran, false);
+  assert.ok(lines.some((l) => /another expire run is in progress/.test(l.msg)));
+  assert.ok(await exists(t.expired.audio));
 });
 
 test('expire CLI: --now in the future only with --dry-run; a bad --now is a usage error', async () => {
