@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { RULE_FILES } from './rule-file-types.ts';
+import { printable } from './rule-error.ts';
 import type { Report } from './report.ts';
 import type { RuleSet } from './rule-set.ts';
 
@@ -12,7 +13,7 @@ export function checkFolder(set: RuleSet, report: Report): void {
     const meant = KNOWN.find((k) => k.toLowerCase() === name.toLowerCase() || k.replace(/s\.json$/, '.json') === name.toLowerCase());
     report.warn(
       { file: name, path: [] },
-      `${name} is not a rule file and is ignored`,
+      `${printable(name)} is not a rule file and is ignored`,
       meant ? `Did you mean ${meant}? Rename it.` : `mitschnitt reads only ${KNOWN.join(', ')}; move other files out of the rules folder.`,
     );
   }

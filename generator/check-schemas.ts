@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { findNodeAtLocation, type Node } from 'jsonc-parser';
 import { RULE_FILES, readSchema } from './rule-file-types.ts';
-import { jsonPointer, positionOf, type RuleError } from './rule-error.ts';
+import { jsonPointer, positionOf, printable, type RuleError } from './rule-error.ts';
 import type { LoadedFile } from './load-rule-files.ts';
 
 let validators: Map<string, ValidateFunction> | undefined;
@@ -20,8 +20,7 @@ function compileValidators(): Map<string, ValidateFunction> {
 /** A value as JSON, cut short, with invisible and direction-changing characters escaped so a message prints as it reads. */
 function shown(value: unknown): string {
   const json = JSON.stringify(value) ?? String(value);
-  const cut = json.length > 60 ? `${json.slice(0, 59)}…` : json;
-  return cut.replace(/[\u0080-\u009f\u00ad\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return printable(json.length > 60 ? `${json.slice(0, 59)}…` : json);
 }
 
 /** Validates each loaded file against its schema (filling defaults in place) and locates every error. */
@@ -92,7 +91,7 @@ function describe(err: ErrorObject, file: string): { message: string; hint: stri
       return { message: `missing required property "${String(params.missingProperty)}"`, hint: `Add "${String(params.missingProperty)}".` };
     case 'additionalProperties': {
       const allowed = Object.keys(schema.properties ?? {}).filter((k) => k !== '$schema');
-      return { message: `unknown property "${String(params.additionalProperty)}"`, hint: `Check the spelling; allowed here: ${allowed.join(', ')}.` };
+      return { message: `unknown property ${shown(params.additionalProperty)}`, hint: `Check the spelling; allowed here: ${allowed.join(', ')}.` };
     }
     case 'enum':
       return { message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got}`, hint };

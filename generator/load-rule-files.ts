@@ -2,7 +2,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { RULE_FILES } from './rule-file-types.ts';
-import { positionOf, type RuleError } from './rule-error.ts';
+import { positionOf, printable, type RuleError } from './rule-error.ts';
 
 /** One rule file as read from disk: its text (for error positions), syntax tree and value. */
 export interface LoadedFile {
@@ -58,7 +58,7 @@ export function loadRuleFiles(dir: string): LoadedRules {
       continue;
     }
     const duplicate = (key: Node) =>
-      errors.push({ file, ...positionOf(text, key.offset), pointer: '', message: `duplicate key "${String(key.value)}"`, hint: 'Each key may appear once per object; remove or merge the repeated one.' });
+      errors.push({ file, ...positionOf(text, key.offset), pointer: '', message: `duplicate key ${printable(JSON.stringify(key.value))}`, hint: 'Each key may appear once per object; remove or merge the repeated one.' });
     files.set(file, { file, text, tree, data: tree ? nodeValue(tree, duplicate) : undefined });
   }
   return { dir, files, errors };

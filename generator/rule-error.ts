@@ -13,12 +13,16 @@ export interface RuleError {
   hint: string;
 }
 
+/** For a terminal: control, invisible and direction-changing characters (from keys, values, file names) become \\uXXXX. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatRuleError(e: RuleError, rulesDirLabel = ''): string {
   // file '.' is the rules folder itself (missing or not a folder): no line to point at.
   const where = e.file === '.' ? rulesDirLabel || '.' : `${rulesDirLabel ? `${rulesDirLabel}/` : ''}${e.file}:${e.line}:${e.column}`;
   const pointer = e.pointer ? ` ${e.pointer}` : '';
-  const hint = `\n    fix: ${e.hint}`;
-  return `${where}${pointer}: ${e.message}${hint}`;
+  return printable(`${where}${pointer}: ${e.message}`) + `\n    fix: ${printable(e.hint)}`;
 }
 
 /** Line and column (1-based) of a character offset. */

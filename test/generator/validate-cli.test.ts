@@ -80,6 +80,25 @@ test('warnings are printed but the rules stay valid (exit 0)', () => {
   }
 });
 
+test('keys, values and file names with terminal escapes or direction overrides are printed escaped', () => {
+  const hostile = materializeRules({ files: { 'settings.json': '{ "\\u001b[2J\\u202e": 1, "spool": "/x\\u001b]0;owned\\u0007" }\n' } });
+  const oddFile = materializeRules({ paths: { 'team\u001b[31m.json': { content: '{}' } } });
+  try {
+    const run = cli('--rules', hostile.dir);
+    assert.is(run.status, 1);
+    assert.not.match(run.stderr, /[\u001b\u0007\u202e]/);
+    assert.match(run.stderr, 'unknown property "\\u001b[2J\\u202e"');
+    assert.match(run.stderr, '(got "/x\\u001b]0;owned\\u0007")');
+    const warned = cli('--rules', oddFile.dir);
+    assert.is(warned.status, 0);
+    assert.not.match(warned.stderr, /\u001b/);
+    assert.match(warned.stderr, 'team\\u001b[31m.json is not a rule file');
+  } finally {
+    hostile.cleanup();
+    oddFile.cleanup();
+  }
+});
+
 test('a --rules folder that does not exist exits 1 with a clear message', () => {
   const run = cli('--rules', '/nonexistent/rules');
   assert.is(run.status, 1);

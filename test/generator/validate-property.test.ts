@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateRules } from '../../generator/validate.ts';
 import { RULE_FILES } from '../../generator/rule-file-types.ts';
-import type { RuleError } from '../../generator/rule-error.ts';
+import { formatRuleError, type RuleError } from '../../generator/rule-error.ts';
 import { materializeRules } from './materialize-rules.ts';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20261125);
@@ -140,6 +140,8 @@ function assertActionable(e: RuleError, context: string) {
   assert.ok(Number.isInteger(e.line) && e.line >= 1 && Number.isInteger(e.column) && e.column >= 1, where);
   assert.ok(e.pointer === '' || e.pointer.startsWith('/'), where);
   assert.ok(e.message.trim().length > 0 && (e.hint ?? '').trim().length > 0, where);
+  // What a terminal shows carries no control or direction-changing characters, whatever the files held.
+  assert.not.match(formatRuleError(e, 'rules').replace('\n    fix: ', ' '), /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/, where);
 }
 
 const rules = materializeRules({});
