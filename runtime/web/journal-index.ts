@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { canView, isSelf, type Viewer } from './access.ts';
-import { isRecordingId, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
+import { isRecordingId, StringPool, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
 
 export interface JournalFilter {
   /** Epoch ms, inclusive. */
@@ -38,28 +38,57 @@ export interface JournalPage {
   next?: string;
 }
 
+type Position = { start: number; id: string };
+
 const DAY_DIR = [/^\d{4}$/, /^\d{2}$/, /^\d{2}$/];
 const READ_CONCURRENCY = 64;
 
 /** Newest first; equal start times ordered by id so paging is stable. */
-function before(a: { start: number; id: string }, b: { start: number; id: string }): boolean {
+function before(a: Position, b: Position): boolean {
   return a.start > b.start || (a.start === b.start && a.id > b.id);
 }
 
+function newestFirst(a: RecordingSummary, b: RecordingSummary): number {
+  return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+}
+
+/** Index of the first entry of `list` that comes after `p` (or is `p` itself when `inclusive`). */
+function seek(list: readonly RecordingSummary[], p: Position, inclusive: boolean): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const e = list[mid];
+    if (before(e, p) || (!inclusive && e.start === p.start && e.id === p.id)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const userKey = (id: string) => `u:${id}`;
+const numberKey = (n: string) => `n:${n}`;
+
 /**
- * The in-memory index of journals (id → summary, plus a newest-first list) that the web client reads.
- * Built by scanning `<spool>/YYYY/MM/DD/*.json` at start, kept current by `add` (the runtime's journal hook)
- * and periodic `scan`s (which also drop journals that retention deleted).
+ * The in-memory index of journals that the web client reads. Built by scanning `<spool>/YYYY/MM/DD/*.json` at
+ * start, kept current by `add` (the runtime's journal hook) and periodic `scan`s (which also drop journals that
+ * retention deleted). Besides the id map it keeps, per user id and per viewable number, the newest-first list of
+ * that party's recordings, so a page costs in proportion to what the viewer may see, not to the whole spool.
  */
 export class JournalIndex {
   private readonly byId = new Map<string, RecordingSummary>();
-  private sorted: RecordingSummary[] = [];
+  private readonly postings = new Map<string, RecordingSummary[]>();
+  private readonly pool = new StringPool();
   /** Journals found malformed: not re-read (and re-logged) on every scan while they stay. */
   private readonly unusable = new Set<string>();
   private scanning: Promise<{ added: RecordingSummary[]; removed: number }> | undefined;
 
+  /**
+   * @param viewableNumbers every number any viewer can be given (users' extensions, canViewNumbers): only these
+   *   get a posting list; external numbers are reached through the internal party of the same call.
+   */
   constructor(
     readonly spool: string,
+    private readonly viewableNumbers: ReadonlySet<string>,
     private readonly log: Logger,
   ) {}
 
@@ -71,19 +100,20 @@ export class JournalIndex {
     return isRecordingId(id) ? this.byId.get(id) : undefined;
   }
 
+  private keysOf(s: RecordingSummary): string[] {
+    return [...s.partyUsers.map(userKey), ...s.partyNumbers.filter((n) => this.viewableNumbers.has(n)).map(numberKey)];
+  }
+
   /** Reads one journal file into the index; returns the summary when it is new. */
   async add(journalPath: string): Promise<RecordingSummary | undefined> {
     const summary = await this.read(journalPath);
     if (!summary || this.byId.has(summary.id)) return undefined;
     this.byId.set(summary.id, summary);
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (before(this.sorted[mid], summary)) lo = mid + 1;
-      else hi = mid;
+    for (const key of this.keysOf(summary)) {
+      const list = this.postings.get(key);
+      if (list) list.splice(seek(list, summary, true), 0, summary);
+      else this.postings.set(key, [summary]);
     }
-    this.sorted.splice(lo, 0, summary);
     return summary;
   }
 
@@ -91,7 +121,11 @@ export class JournalIndex {
     const summary = this.byId.get(id);
     if (!summary) return;
     this.byId.delete(id);
-    this.sorted = this.sorted.filter((s) => s !== summary);
+    for (const key of this.keysOf(summary)) {
+      const list = this.postings.get(key)!;
+      list.splice(seek(list, summary, true), 1);
+      if (list.length === 0) this.postings.delete(key);
+    }
   }
 
   /** Walks the whole spool: new journals are added, vanished ones dropped. Concurrent calls share one walk. */
@@ -101,6 +135,8 @@ export class JournalIndex {
   }
 
   private async walk(): Promise<{ added: RecordingSummary[]; removed: number }> {
+    // Only what was indexed before the walk can have vanished: a journal added meanwhile may postdate the listing.
+    const indexedBefore = [...this.byId.keys()];
     const seen = new Set<string>();
     const fresh: string[] = [];
     for (const dir of await this.dayDirs()) {
@@ -124,17 +160,23 @@ export class JournalIndex {
       const batch = await Promise.all(fresh.slice(i, i + READ_CONCURRENCY).map((p) => this.read(p)));
       for (const s of batch) if (s && !this.byId.has(s.id)) summaries.push(s);
     }
-    for (const path of this.unusable) if (!seen.has(basenameId(path))) this.unusable.delete(path);
+    for (const path of this.unusable) if (!seen.has(basename(path, '.json'))) this.unusable.delete(path);
     let removed = 0;
-    for (const id of this.byId.keys()) {
-      if (!seen.has(id)) {
-        this.byId.delete(id);
-        removed++;
-      }
+    for (const id of indexedBefore) {
+      if (!seen.has(id) && this.byId.delete(id)) removed++;
     }
     for (const s of summaries) this.byId.set(s.id, s);
+    // Rebuilding the lists in one sorted pass is cheaper than many single inserts.
     if (summaries.length > 0 || removed > 0) {
-      this.sorted = [...this.byId.values()].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+      this.postings.clear();
+      const all = [...this.byId.values()].sort(newestFirst);
+      for (const s of all) {
+        for (const key of this.keysOf(s)) {
+          const list = this.postings.get(key);
+          if (list) list.push(s);
+          else this.postings.set(key, [s]);
+        }
+      }
     }
     return { added: summaries, removed };
   }
@@ -165,33 +207,44 @@ export class JournalIndex {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn('journal unreadable, not shown', { journal: journalPath, error: err });
       return undefined;
     }
-    const summary = summarizeJournal(journalPath, data);
-    if (!summary) this.unusable.add(journalPath);
-    if (!summary) this.log.warn('journal malformed, not shown', { journal: journalPath });
+    const summary = summarizeJournal(journalPath, data, this.pool);
+    if (!summary) {
+      this.unusable.add(journalPath);
+      this.log.warn('journal malformed, not shown', { journal: journalPath });
+    }
     return summary;
   }
 
-  /** One page of what `viewer` may see, newest first, after `cursor`. */
+  /**
+   * One page of what `viewer` may see, newest first, after `cursor`: a merge of the viewer's posting lists
+   * (their own id and extension, and whoever they may view), each entry still passed through `canView`.
+   */
   query(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
-    let i = 0;
     const after = decodeCursor(cursor);
-    if (after) {
-      let lo = 0;
-      let hi = this.sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (before(this.sorted[mid], after) || (this.sorted[mid].start === after.start && this.sorted[mid].id === after.id)) lo = mid + 1;
-        else hi = mid;
-      }
-      i = lo;
+    const lists: RecordingSummary[][] = [];
+    for (const key of [...[...viewer.users].map(userKey), ...[...viewer.numbers].map(numberKey)]) {
+      const list = this.postings.get(key);
+      if (list) lists.push(list);
     }
+    // Where each list starts: after the cursor, and not before the `to` bound.
+    const heads = lists.map((list) => {
+      let i = after ? seek(list, after, false) : 0;
+      if (filter.to !== undefined) i = Math.max(i, seek(list, { start: filter.to, id: '' }, true));
+      return i;
+    });
     const needle = filter.number?.toLowerCase();
     const rows: JournalRow[] = [];
     let last: RecordingSummary | undefined;
-    for (; i < this.sorted.length; i++) {
-      const s = this.sorted[i];
-      if (filter.to !== undefined && s.start >= filter.to) continue;
-      if (filter.from !== undefined && s.start < filter.from) break; // sorted by start: nothing older can match
+    for (;;) {
+      let pick = -1;
+      for (let k = 0; k < lists.length; k++) {
+        if (heads[k] < lists[k].length && (pick < 0 || before(lists[k][heads[k]], lists[pick][heads[pick]]))) pick = k;
+      }
+      if (pick < 0) return { rows };
+      const s = lists[pick][heads[pick]];
+      // The same recording sits in several lists (caller and callee both viewable): advance all of them past it.
+      for (let k = 0; k < lists.length; k++) if (heads[k] < lists[k].length && lists[k][heads[k]] === s) heads[k]++;
+      if (filter.from !== undefined && s.start < filter.from) return { rows }; // merged newest-first: nothing older matches
       if (!canView(viewer, s)) continue;
       const row = toRow(viewer, s);
       if (filter.direction && row.direction !== filter.direction) continue;
@@ -200,12 +253,7 @@ export class JournalIndex {
       rows.push(row);
       last = s;
     }
-    return { rows };
   }
-}
-
-function basenameId(path: string): string {
-  return basename(path, '.json');
 }
 
 function matches(s: RecordingSummary, needle: string): boolean {
@@ -236,7 +284,7 @@ function encodeCursor(s: RecordingSummary): string {
   return Buffer.from(`${s.start}:${s.id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string | undefined): { start: number; id: string } | undefined {
+function decodeCursor(cursor: string | undefined): Position | undefined {
   if (!cursor) return undefined;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const colon = text.indexOf(':');

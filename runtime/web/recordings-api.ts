@@ -7,7 +7,7 @@ import { canView } from './access.ts';
 import { BadRequest, clientIp, queryOf, sendError, sendJson } from './http-util.ts';
 import { toRow, type JournalFilter } from './journal-index.ts';
 import { parseRange } from './range.ts';
-import { isRecordingId, type RecordingSummary } from './recording-summary.ts';
+import { audioPathOf, isRecordingId, type RecordingSummary } from './recording-summary.ts';
 import { api, signedIn, type Signed, type WebContext } from './web-context.ts';
 
 const MAX_LIMIT = 200;
@@ -71,7 +71,7 @@ async function audio(ctx: WebContext, req: IncomingMessage, res: ServerResponse,
   }
   let file;
   try {
-    file = await open(recording.audioPath, 'r');
+    file = await open(audioPathOf(recording), 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     ctx.index.remove(recording.id); // deleted by retention since the last scan

@@ -42,7 +42,8 @@ export interface WebClient {
 /** The web client: static page, JSON API, event stream; the runtime mounts `routes` next to its own. */
 export function createWebClient(deps: WebDeps): WebClient {
   const spool = deps.spool ?? deps.policy.settings.spool;
-  const index = new JournalIndex(spool, deps.log);
+  const viewableNumbers = new Set(Object.values(deps.policy.users).flatMap((u) => [u.ext, ...u.canViewNumbers]));
+  const index = new JournalIndex(spool, viewableNumbers, deps.log);
   const sessions = new SessionStore(deps.sessions);
   const events = new EventStreams(sessions);
   const ready = index.scan().then(

@@ -5,7 +5,7 @@ import { hashPassword, verifyPassword } from '../../runtime/web/password-hash.ts
 import { parseRange } from '../../runtime/web/range.ts';
 import { FailureLimiter } from '../../runtime/web/rate-limit.ts';
 import { downloadName } from '../../runtime/web/recordings-api.ts';
-import { isRecordingId, summarizeJournal } from '../../runtime/web/recording-summary.ts';
+import { audioPathOf, isRecordingId, summarizeJournal } from '../../runtime/web/recording-summary.ts';
 import { csrfMatches, SessionStore } from '../../runtime/web/sessions.ts';
 
 test('Range: single byte ranges, suffixes, open ends; unsatisfiable → 416; what we do not serve partially → full', () => {
@@ -109,7 +109,7 @@ const path = '/spool/2026/11/24/1764000000.11-1764000000.json';
 
 test('journal summaries keep what authorisation needs, and refuse journals that point elsewhere or lack fields', () => {
   const s = summarizeJournal(path, journal)!;
-  assert.is(s.audioPath, '/spool/2026/11/24/1764000000.11-1764000000.wav');
+  assert.is(audioPathOf(s), '/spool/2026/11/24/1764000000.11-1764000000.wav');
   assert.equal(s.partyUsers, ['anna', 'eve']);
   assert.equal(s.partyNumbers, ['201', '0301234567', '205']);
   assert.is(s.start, Date.parse('2026-11-24T08:15:00.000Z'));

@@ -1,0 +1,121 @@
+// The index answers pages by merging per-party lists; here it is checked against the obvious definition
+// (filter every journal with canView and the filters, sort newest first) on a random spool.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../../runtime/log.ts';
+import { canView, viewerFor } from '../../runtime/web/access.ts';
+import { JournalIndex, toRow, type JournalFilter } from '../../runtime/web/journal-index.ts';
+import { testPolicy, writeRecording, type Party } from './support.ts';
+
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const spool = mkdtempSync(join(tmpdir(), 'mitschnitt-web-index-'));
+const policy = testPolicy(spool, join(spool, 'secrets'));
+const rand = prng(11);
+const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+const internal: Party[] = [
+  { number: '201', name: 'Anna Berger', userId: 'anna' },
+  { number: '202', name: 'Ben Schulz', userId: 'ben' },
+  { number: '301', name: 'Carla Nowak', userId: 'carla' },
+  { number: '401', name: 'Eva Klein', userId: 'eva' },
+  { number: '300', name: 'Kundendienst' },
+  { number: '201' }, // a recovered journal: number only
+];
+const external = (): Party => ({ number: `030${Math.floor(rand() * 1e7)}` });
+const ids: string[] = [];
+for (let i = 0; i < 400; i++) {
+  // Many recordings share a start second: paging must still be stable and complete.
+  const start = new Date(2026, 10, 1 + Math.floor(rand() * 20), 8 + Math.floor(rand() * 3), 0, 0);
+  const epoch = start.getTime() / 1000;
+  const a = pick(internal);
+  const b = rand() < 0.3 ? pick(internal) : external();
+  const outbound = rand() < 0.5;
+  const id = `${epoch}.${i}-${epoch}`;
+  ids.push(id);
+  writeRecording(spool, { id, start, seconds: 0.01, caller: outbound ? a : b, callee: outbound ? b : a, direction: outbound ? 'outbound' : 'inbound' });
+}
+const viewableNumbers = new Set(Object.values(policy.users).flatMap((u) => [u.ext, ...u.canViewNumbers]));
+
+async function freshIndex(): Promise<JournalIndex> {
+  const index = new JournalIndex(spool, viewableNumbers, silentLogger);
+  await index.scan();
+  return index;
+}
+
+function expected(index: JournalIndex, userId: string, filter: JournalFilter): string[] {
+  const viewer = viewerFor(policy, userId)!;
+  return ids
+    .map((id) => index.get(id)!)
+    .filter((s) => canView(viewer, s))
+    .filter((s) => (filter.from === undefined || s.start >= filter.from) && (filter.to === undefined || s.start < filter.to))
+    .filter((s) => !filter.direction || toRow(viewer, s).direction === filter.direction)
+    .filter((s) => !filter.number || [s.caller, s.callee].some((p) => p.number.includes(filter.number!) || p.name?.toLowerCase().includes(filter.number!)))
+    .sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    .map((s) => s.id);
+}
+
+function paged(index: JournalIndex, userId: string, filter: JournalFilter, limit: number): string[] {
+  const viewer = viewerFor(policy, userId)!;
+  const out: string[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const page = index.query(viewer, filter, limit, cursor);
+    out.push(...page.rows.map((r) => r.id));
+    if (!page.next) return out;
+    assert.is(page.rows.length, limit, 'only the last page is short');
+    cursor = page.next;
+  }
+  throw new Error('paging did not end');
+}
+
+test('every user, every filter, every page size: the merged pages equal filtering everything', async () => {
+  const index = await freshIndex();
+  assert.is(index.size, 400);
+  const filters: JournalFilter[] = [
+    {},
+    { direction: 'inbound' },
+    { direction: 'outbound', number: '030' },
+    { number: 'kundendienst' },
+    { from: new Date(2026, 10, 5).getTime(), to: new Date(2026, 10, 12).getTime() },
+    { from: new Date(2026, 10, 8, 9).getTime(), direction: 'outbound' },
+  ];
+  for (const user of ['anna', 'ben', 'carla', 'eva', 'frank']) {
+    for (const filter of filters) {
+      const want = expected(index, user, filter);
+      for (const limit of [1, 7, 50, 200]) assert.equal(paged(index, user, filter, limit), want, `${user} ${JSON.stringify(filter)} limit ${limit}`);
+    }
+  }
+  assert.ok(expected(index, 'eva', {}).length > expected(index, 'anna', {}).length, 'eva sees anna and ben');
+  assert.ok(expected(index, 'frank', {}).length > 0, 'frank sees team 300');
+});
+
+test('adding and removing single journals keeps every list in order', async () => {
+  const index = await freshIndex();
+  const removed = ids.filter((_, i) => i % 3 === 0);
+  for (const id of removed) index.remove(id);
+  const kept = ids.filter((_, i) => i % 3 !== 0);
+  for (const user of ['anna', 'eva', 'frank']) {
+    const all = paged(index, user, {}, 13);
+    assert.not.ok(all.some((id) => removed.includes(id)));
+  }
+  for (const id of removed) {
+    const [y, m, d] = ((s) => [s.getFullYear(), s.getMonth() + 1, s.getDate()])(new Date(Number(id.split('-')[1]) * 1000));
+    await index.add(join(spool, String(y), String(m).padStart(2, '0'), String(d).padStart(2, '0'), `${id}.json`));
+  }
+  assert.is(index.size, removed.length + kept.length);
+  const fresh = await freshIndex();
+  for (const user of ['anna', 'ben', 'eva', 'frank']) assert.equal(paged(index, user, {}, 9), paged(fresh, user, {}, 9), user);
+});
+
+test.after(() => rmSync(spool, { recursive: true, force: true }));
+test.run();
