@@ -104,6 +104,8 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
 
 class HostDeploy {
   private readonly dir: string;
+  /** The release folder this deploy staged (see releaseName). */
+  private staged?: string;
   /** Whether the new release's runtime was (re)started: then a rollback must restart the old one. */
   private restartAttempted = false;
 
@@ -129,7 +131,7 @@ class HostDeploy {
   async deploy(): Promise<void> {
     this.progress('compare');
     const state = await readRemoteState(this.session, this.dir);
-    const plan = computePlan(this.release.manifest, state.manifest);
+    const plan = computePlan(this.release.manifest, state.manifest, state.drifted);
     const secretCreated = await ensureAmiSecret(this.session, secretPaths(this.release));
     if (secretCreated) this.result.notes.push('created the AMI secret include on the host');
     const expectedVersion = DIALPLAN_FILE in this.release.manifest.files ? dialplanVersion(this.release.read(DIALPLAN_FILE).toString('utf8')) : null;
@@ -141,9 +143,9 @@ class HostDeploy {
       return;
     }
 
-    await this.stage(state, plan);
-    this.progress('swap', this.release.id);
-    await this.swap(this.release.id, state.current);
+    const name = await this.stage(state, plan);
+    this.progress('swap', name);
+    await this.swap(name, state.current);
     this.progress('install');
     await this.install(this.release.manifest, plan.actions, plan.firstDeploy);
     const reloads = this.reloadsFor(plan.actions.reload, secretCreated);
@@ -166,9 +168,9 @@ class HostDeploy {
       return;
     }
     this.result.status = 'deployed';
-    this.result.release = this.release.id;
+    this.result.release = name;
     this.result.commit = this.release.manifest.commit;
-    await this.prune(this.release.id, state.current);
+    await this.prune(name, state.current);
   }
 
   /**
@@ -197,13 +199,15 @@ class HostDeploy {
    * then every SHA-256 checked there before it is renamed to releases/<id>. Nothing outside releases/ is touched, so
    * a connection cut here leaves the old set active; the next deploy removes the half-built folder.
    */
-  private async stage(state: RemoteState, plan: HostPlan): Promise<void> {
-    const id = this.release.id;
+  private async stage(state: RemoteState, plan: HostPlan): Promise<string> {
+    const id = releaseName(this.release.id, state.current);
+    this.staged = id;
     const files = this.release.manifest.files;
     if (state.releases.includes(id)) {
       this.progress('verify', `reusing release ${id}`);
-      await this.verifyRelease(`releases/${id}`);
-      return;
+      if (await this.verifyRelease(`releases/${id}`).then(() => true, () => false)) return id;
+      // An older copy of this release was edited on the host: build it afresh.
+      await this.remote('removing a damaged release', sh`rm -rf ${this.path('releases', id)}`);
     }
     const tmp = `releases/${id}.tmp`;
     const dirs = [...new Set(Object.keys(files).map((p) => posix.dirname(p)).filter((d) => d !== '.'))].sort();
@@ -233,6 +237,7 @@ class HostDeploy {
     this.progress('verify');
     await this.verifyRelease(tmp);
     await this.remote('completing the release', sh`cd ${this.dir} && chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`);
+    return id;
   }
 
   /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
@@ -293,7 +298,7 @@ class HostDeploy {
       // First deploy: there is no older set. The files stay so the admin can add the #include lines; the next
       // deploy (unchanged) reloads and verifies again.
       this.result.reason = `${reason} (first deploy: nothing to roll back to; the files stay in ${this.dir}/current)`;
-      this.result.release = this.release.id;
+      this.result.release = this.staged ?? this.release.id;
       return;
     }
     this.progress('rollback', `back to ${old}`);
@@ -303,7 +308,7 @@ class HostDeploy {
     const back = computePlan(state.manifest, this.release.manifest);
     const problems: string[] = [];
     try {
-      await this.swap(old, this.release.id, state.previous);
+      await this.swap(old, this.staged!, state.previous);
       await this.install(state.manifest, back.actions);
       const oldVersion = await this.oldDialplanVersion(old);
       const again = await reloadAndVerify(this.session, this.result.reloaded, oldVersion);
@@ -312,7 +317,7 @@ class HostDeploy {
         const restart = await this.restartRuntime();
         if (!restart.ok) problems.push(restart.reason);
       }
-      await this.remote('removing the failed release', sh`rm -rf ${this.path('releases', this.release.id)}`);
+      await this.remote('removing the failed release', sh`rm -rf ${this.path('releases', this.staged!)}`);
     } catch (err) {
       problems.push(`rollback incomplete: ${(err as Error).message}`);
     }
@@ -354,6 +359,16 @@ class HostDeploy {
   }
 }
 
+
+/**
+ * The folder name for a release: its content id, or `<id>-<n>` when the live release has that id but must be rebuilt
+ * (files edited on the host): the live folder is never written to, the repaired copy is swapped in like any release.
+ */
+export function releaseName(id: string, current: string | null): string {
+  if (current === id) return `${id}-1`;
+  if (current?.startsWith(`${id}-`)) return `${id}-${Number(current.slice(id.length + 1)) + 1}`;
+  return id;
+}
 
 /** Deploys many hosts, at most `parallel` at a time; results in the order of `hosts`. */
 export async function deployAll(

@@ -31,7 +31,7 @@ export async function planHost(host: Host, outDir: string, auth: SshAuth, knownH
     const release = readLocalRelease(outDir, host.name);
     session = await connectSsh(sshTarget(host, knownHosts), auth);
     const state = await readRemoteState(session, host.dir);
-    const plan = computePlan(release.manifest, state.manifest);
+    const plan = computePlan(release.manifest, state.manifest, state.drifted);
     const diffs: Record<string, string> = {};
     for (const change of plan.changes) {
       const before = change.kind === 'add' ? null : await session.readFile(posix.join(host.dir, 'current', change.path));

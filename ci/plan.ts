@@ -6,6 +6,8 @@ export type ChangeKind = 'add' | 'change' | 'remove';
 export interface FileChange {
   path: string;
   kind: ChangeKind;
+  /** The host's copy differs from what its manifest says (edited or deleted there by hand): it is replaced. */
+  drift?: boolean;
   before?: ManifestEntry;
   after?: ManifestEntry;
 }
@@ -47,8 +49,11 @@ export function reloadFor(path: string): Reload | null {
   return null;
 }
 
-/** Compares the built release with the one deployed on a host (null: nothing deployed yet). Pure. */
-export function computePlan(local: Manifest, remote: Manifest | null): HostPlan {
+/**
+ * Compares the built release with the one deployed on a host (null: nothing deployed yet). `drifted` names files of
+ * the host's release that no longer match its manifest: they count as changed even where the manifests agree. Pure.
+ */
+export function computePlan(local: Manifest, remote: Manifest | null, drifted: string[] = []): HostPlan {
   const before = remote?.files ?? {};
   const after = local.files;
   const changes: FileChange[] = [];
@@ -57,7 +62,9 @@ export function computePlan(local: Manifest, remote: Manifest | null): HostPlan 
     const a = after[path];
     if (!b && a) changes.push({ path, kind: 'add', after: a });
     else if (b && !a) changes.push({ path, kind: 'remove', before: b });
-    else if (b && a && (b.sha256 !== a.sha256 || b.mode !== a.mode)) changes.push({ path, kind: 'change', before: b, after: a });
+    else if (b && a && (b.sha256 !== a.sha256 || b.mode !== a.mode || drifted.includes(path))) {
+      changes.push({ path, kind: 'change', before: b, after: a, ...(drifted.includes(path) ? { drift: true } : {}) });
+    }
   }
   const touched = (path: string) => changes.some((c) => c.path === path);
   const reload = (['dialplan', 'manager', 'features'] as const).filter((r) =>
@@ -122,7 +129,11 @@ export function formatPlan(plan: HostPlan, diffs: Map<string, string> = new Map(
   if (!hasChanges(plan)) return `${head}\n  no changes\n`;
   const lines = [head];
   for (const c of plan.changes) {
-    lines.push(`  ${SIGN[c.kind]} ${c.path}${c.kind === 'change' && c.before!.mode !== c.after!.mode ? ` (mode ${c.before!.mode} → ${c.after!.mode})` : ''}`);
+    const notes = [
+      ...(c.kind === 'change' && c.before!.mode !== c.after!.mode ? [`mode ${c.before!.mode} → ${c.after!.mode}`] : []),
+      ...(c.drift ? ['changed on the host by hand: will be replaced'] : []),
+    ];
+    lines.push(`  ${SIGN[c.kind]} ${c.path}${notes.length ? ` (${notes.join('; ')})` : ''}`);
     const d = diffs.get(c.path);
     if (d) lines.push(...d.trimEnd().split('\n').map((l) => `      ${l}`));
   }

@@ -11,15 +11,18 @@ export interface RemoteState {
   manifest: Manifest | null;
   /** Complete releases (staging folders `<id>.tmp` excluded), newest first. */
   releases: string[];
+  /** Files of the current release that no longer match its manifest (edited or deleted on the host). */
+  drifted: string[];
 }
 
-const RELEASE_LINK = /^releases\/([0-9a-f]{16})$/;
+/** Release folders: the content id, or `<id>-<n>` for a copy rebuilt after files were edited on the host. */
+const RELEASE_NAME = /^[0-9a-f]{16}(-[0-9]{1,6})?$/;
 
-function linkTarget(value: string, name: string, host: string): string | null {
+function linkTarget(value: string, link: string, host: string): string | null {
   if (!value) return null;
-  const m = RELEASE_LINK.exec(value);
-  if (!m) throw new RemoteError(`${host}: ${name} points at '${value}', not at a release mitschnitt deployed; fix or remove it by hand`);
-  return m[1]!;
+  const release = value.startsWith('releases/') ? value.slice('releases/'.length) : '';
+  if (!RELEASE_NAME.test(release)) throw new RemoteError(`${host}: ${link} points at '${value}', not at a release mitschnitt deployed; fix or remove it by hand`);
+  return release;
 }
 
 export async function readRemoteState(session: RemoteSession, dir: string): Promise<RemoteState> {
@@ -32,7 +35,7 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
   const name = session.target.name;
   const current = linkTarget(values('current')[0] ?? '', 'current', name);
   const previous = linkTarget(values('previous')[0] ?? '', 'previous', name);
-  const releases = values('release').filter((r) => /^[0-9a-f]{16}$/.test(r));
+  const releases = values('release').filter((r) => RELEASE_NAME.test(r));
   let manifest: Manifest | null = null;
   if (current) {
     const bytes = await session.readFile(posix.join(dir, 'current', MANIFEST));
@@ -43,5 +46,16 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
       throw new RemoteError((err as Error).message);
     }
   }
-  return { current, previous, manifest, releases };
+  const drifted = manifest ? await findDrift(session, posix.join(dir, 'current'), manifest) : [];
+  return { current, previous, manifest, releases, drifted };
+}
+
+/** `sha256sum --check` of a deployed release against its own manifest: someone may have edited it by hand. */
+async function findDrift(session: RemoteSession, releaseDir: string, manifest: Manifest): Promise<string[]> {
+  const list = Object.entries(manifest.files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('');
+  const r = await session.exec(sh`cd ${releaseDir} && sha256sum --check --strict --quiet - 2>/dev/null`, list);
+  if (r.code === 0) return [];
+  const drifted = r.stdout.split('\n').map((l) => /^(.*): FAILED/.exec(l)?.[1]).filter((p): p is string => !!p && p in manifest.files);
+  if (drifted.length === 0) throw new RemoteError(`${session.target.name}: cannot check the files in ${releaseDir} (sha256sum exit ${r.code ?? r.signal})`);
+  return drifted;
 }

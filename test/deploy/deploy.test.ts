@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deployAll, deployHost, type DeployOptions, type ProgressEvent } from '../../ci/deploy.ts';
@@ -168,6 +168,24 @@ test('a removed file disappears from the new release; a removed cron file is rem
   assert.equal(r.reloaded, []);
   assert.equal(p.asteriskCommands(), []);
   assert.ok(existsSync(join(p.host.dir, 'previous/scripts/archive.sh')), 'the previous release keeps it');
+});
+
+test('files edited or deleted on the host by hand are noticed and replaced by a rebuilt copy of the release', async () => {
+  const p = await pbx('drift');
+  const release = build(p);
+  assert.is((await deployHost(p.host, release, options(p))).status, 'deployed');
+  writeFileSync(join(p.host.dir, 'current/asterisk/features_mitschnitt.conf'), '[featuremap]\nautomixmon => *0 ; hand edit\n');
+  rmSync(join(p.host.dir, 'current/scripts/archive.sh'));
+  p.clearLogs();
+  const r = await deployHost(p.host, release, options(p));
+  assert.is(r.status, 'deployed', r.reason);
+  assert.is(r.filesUploaded, 3, 'the two drifted files and the manifest');
+  assert.equal(r.reloaded, ['features']);
+  assert.is(current(p), `releases/${release.id}-1`);
+  assert.is(deployed(p, 'asterisk/features_mitschnitt.conf'), release.read('asterisk/features_mitschnitt.conf').toString());
+  assert.is(deployed(p, 'scripts/archive.sh'), release.read('scripts/archive.sh').toString());
+  const again = await deployHost(p.host, release, options(p));
+  assert.is(again.status, 'unchanged', again.reason);
 });
 
 test('a refused dialplan reload is detected, the old set is swapped back and reloaded again', async () => {

@@ -77,6 +77,10 @@ test('plan output: Terraform-style signs, mode changes, counts, unified diffs in
   assert.match(text, '  1 to add, 2 to change, 1 to remove');
   assert.match(text, '  restart: mitschnitt service');
   assert.is(formatPlan(computePlan(after, after)), `host pbx: deployed ffffffffffff → build ffffffffffff\n  no changes\n`);
+  const drift = computePlan(after, after, ['policy.json']);
+  assert.equal(drift.changes.map((c) => [c.path, c.kind, c.drift]), [['policy.json', 'change', true]]);
+  assert.ok(drift.actions.restartRuntime);
+  assert.match(formatPlan(drift), '  ~ policy.json (changed on the host by hand: will be replaced)');
   assert.is(unifiedDiff('a.bin', Buffer.from([0, 1, 2]), Buffer.from([3])), 'Binary file a.bin changed\n');
   assert.match(unifiedDiff('new.txt', null, Buffer.from('x\n')), '--- /dev/null\n+++ b/new.txt');
 });
