@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { separateArgs } from './interpreter/app-args.ts';
 import { evaluateExpression, ExpressionError } from './interpreter/expression.ts';
-import { parseDialplan, DialplanSyntaxError } from './interpreter/dialplan.ts';
+import { findExtension, findExtensionTrie, parseDialplan, DialplanSyntaxError } from './interpreter/dialplan.ts';
 import { Channel, InterpreterError, Pbx, parseVariableName, substring } from './interpreter/pbx.ts';
 
 const routine = (body: string) => new Pbx(`[sub]\n${body}\n`, { now: () => 1764100000 });
@@ -157,6 +157,21 @@ test('extension matching: a literal beats a pattern; _[p]! matches p alone and a
   assert.is(lookup('p+49#'), 'catch-all');
   assert.is(lookup('q1'), '');
   assert.equal(chan.effects, [{ kind: 'LookupFailed', what: 'EVAL_EXTEN(t,q1,1)' }]);
+});
+
+test('trie matcher (extenpatternmatchnew): most specific first per character, so _20X beats _2XX and a literal beats [p]', () => {
+  const ctx = parseDialplan(
+    ['[t]', 'exten => _2XX,1,NoOp(2XX)', 'exten => _20X,1,NoOp(20X)', 'exten => 201,1,NoOp(201)', 'exten => _[p]!,1,NoOp(any)', 'exten => p5,1,NoOp(p5)', 'exten => _X.,1,NoOp(X.)'].join('\n'),
+  ).get('t')!;
+  const both = (exten: string) => [findExtension(ctx, exten)?.name, findExtensionTrie(ctx, exten)?.name];
+  assert.equal(both('201'), ['201', '201']);
+  assert.equal(both('202'), ['_20X', '_20X']);
+  assert.equal(both('299'), ['_2XX', '_2XX']);
+  assert.equal(both('2999'), ['_X.', '_X.']);
+  assert.equal(both('p5'), ['p5', 'p5']);
+  assert.equal(both('p55'), ['_[p]!', '_[p]!']);
+  assert.equal(both('p'), ['_[p]!', '_[p]!']);
+  assert.equal(both('q'), [undefined, undefined]);
 });
 
 test('EVAL_EXTEN substitutes the Return data without executing anything', () => {

@@ -95,6 +95,27 @@ test('the cost does not grow with the rule set: 2,000 users and 400 rules cost w
   assert.equal(pathCosts(new Pbx(dialplanText(policy)), PROBES, '0'), BUNDLED_COSTS);
 });
 
+test('both extension matchers of Asterisk (default list walk, extenpatternmatchnew trie) find the same table entries', () => {
+  for (const rs of [ruleSet, randomRuleSet(3), randomRuleSet(4, { users: 300, teams: 20, roles: 10, rules: 30 })]) {
+    const text = dialplanText(resolvePolicy(rs, rs.hosts[0]!.name));
+    const list = new Pbx(text);
+    const trie = new Pbx(text, { extenPatternMatchNew: true });
+    const keys = [...text.matchAll(/^exten => ([pr][0-9]+),/gm)].map((m) => m[1]!);
+    for (const key of [...keys, ...keys.map((k) => `${k}9`), ...keys.map((k) => k.slice(0, -1)), 'p', 'r', 'p+49301234', 'p*21#', 'r999999']) {
+      for (const context of ['mitschnitt-numbers', 'mitschnitt-rules']) {
+        assert.is(trie.extension(context, key)?.name, list.extension(context, key)?.name, `${context} ${key}`);
+      }
+    }
+    // And whole calls come out the same.
+    for (const from of [...keys.filter((k) => k.startsWith('p')).map((k) => k.slice(1)), '0301234567']) {
+      const a = callCheck(list, [from, '0301234567']);
+      const b = callCheck(trie, [from, '0301234567']);
+      assert.is(b.result.retval, a.result.retval, from);
+      assert.is(b.chan.getVar('MITSCHNITT_RULE'), a.chan.getVar('MITSCHNITT_RULE'), from);
+    }
+  }
+});
+
 test('fail-safe: without the lookup tables (EVAL_EXTEN missing) the call goes on unrecorded, with an ERROR log', () => {
   const text = dialplanText(resolvePolicy(ruleSet, 'pbx-berlin'));
   const withoutTables = text.slice(0, text.indexOf('\n[mitschnitt-numbers]\n'));

@@ -131,6 +131,131 @@ export function findExtension(context: Context, exten: string): Extension | unde
   return context.patterns.find((p) => patternMatches(p.name.slice(1), exten));
 }
 
+/** A node of pbx.c's extension trie (struct match_char), used when extensions.conf sets extenpatternmatchnew = yes. */
+interface TrieNode {
+  chars: string;
+  isPattern: boolean;
+  specificity: number;
+  exten?: Extension;
+  next?: TrieNode;
+  alt?: TrieNode;
+}
+
+const tries = new WeakMap<Context, TrieNode | undefined>();
+
+/**
+ * pbx.c new_find_extension for E_MATCH: the context's extensions in a trie whose sibling lists are sorted by
+ * specificity (add_pattern_node: a literal character 1, a [set] (size << 8 | first char), N/Z/X 0x832/0x931/0xa30,
+ * '.' 0x18000, '!' 0x28000); the first complete match in that order wins.
+ */
+export function findExtensionTrie(context: Context, exten: string): Extension | undefined {
+  if (!tries.has(context)) tries.set(context, buildTrie(context));
+  return trieMatch(tries.get(context), exten);
+}
+
+function buildTrie(context: Context): TrieNode | undefined {
+  const root: { next?: TrieNode } = {};
+  for (const ext of [...context.literals.values(), ...context.patterns]) {
+    let parent = root;
+    const nodes = trieNodes(ext);
+    nodes.forEach((n, i) => {
+      let node = siblings(parent.next).find((s) => s.isPattern === n.isPattern && s.chars === n.chars);
+      if (!node) {
+        node = { ...n };
+        insertSorted(parent, node);
+      }
+      if (i === nodes.length - 1) node.exten = ext;
+      parent = node;
+    });
+  }
+  return root.next;
+}
+
+function siblings(first: TrieNode | undefined): TrieNode[] {
+  const out: TrieNode[] = [];
+  for (let n = first; n; n = n.alt) out.push(n);
+  return out;
+}
+
+/** insert_in_next_chars_alt_char_list: before the first sibling with a higher specificity (after equal ones). */
+function insertSorted(parent: { next?: TrieNode }, node: TrieNode): void {
+  if (!parent.next || parent.next.specificity > node.specificity) {
+    node.alt = parent.next;
+    parent.next = node;
+    return;
+  }
+  let prev = parent.next;
+  while (prev.alt && prev.alt.specificity <= node.specificity) prev = prev.alt;
+  node.alt = prev.alt;
+  prev.alt = node;
+}
+
+/** get_pattern_node: one node per character or [set]; '-' skipped; n/x/z canonical upper case in patterns. */
+function trieNodes(ext: Extension): Omit<TrieNode, 'exten' | 'next' | 'alt'>[] {
+  const text = ext.isPattern ? ext.name.slice(1) : ext.name;
+  const out: Omit<TrieNode, 'exten' | 'next' | 'alt'>[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '-') continue;
+    if (ext.isPattern && c === '[') {
+      const end = text.indexOf(']', i + 1);
+      if (end < 0) throw new DialplanSyntaxError(`wrong usage of [] in _${text}`);
+      const chars = [...new Set(expandSet(text.slice(i + 1, end)))].sort().join('');
+      out.push({ chars, isPattern: true, specificity: (chars.length << 8) | chars.charCodeAt(0) });
+      i = end;
+      continue;
+    }
+    const ch = ext.isPattern && 'nxz'.includes(c) ? c.toUpperCase() : c;
+    const special = { N: 0x0832, Z: 0x0931, X: 0x0a30, '.': 0x18000, '!': 0x28000 }[ch];
+    out.push({ chars: ch, isPattern: ext.isPattern, specificity: ext.isPattern && special !== undefined ? special : 1 });
+  }
+  return out;
+}
+
+function expandSet(set: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < set.length; i++) {
+    if (i + 2 < set.length && set[i + 1] === '-') {
+      for (let k = set.charCodeAt(i); k <= set.charCodeAt(i + 2); k++) out.push(String.fromCharCode(k));
+      i += 2;
+    } else out.push(set[i]!);
+  }
+  return out;
+}
+
+function trieMatch(first: TrieNode | undefined, str: string): Extension | undefined {
+  for (let p = first; p; p = p.alt) {
+    const c = str[0];
+    if (p.isPattern && p.chars === '!') {
+      if (p.exten) return p.exten;
+      continue;
+    }
+    if (p.isPattern && p.chars === '.') {
+      if (str.length > 0 && p.exten) return p.exten;
+      continue;
+    }
+    if (c === undefined) continue;
+    const matches = p.isPattern
+      ? p.chars === 'N'
+        ? c >= '2' && c <= '9'
+        : p.chars === 'Z'
+          ? c >= '1' && c <= '9'
+          : p.chars === 'X'
+            ? c >= '0' && c <= '9'
+            : p.chars.includes(c)
+      : p.chars === c;
+    if (!matches) continue;
+    // NEW_MATCHER_CHK_MATCH: the string ends here and this node ends an extension.
+    if (p.exten && str.length === 1) return p.exten;
+    // NEW_MATCHER_RECURSE: more characters, or a following '!' that also matches nothing.
+    if (p.next && (str.length > 1 || p.next.chars === '!')) {
+      const found = trieMatch(p.next, str.slice(1));
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 /** _extension_match_core in E_MATCH mode ('!' and '.' only at the end, as Asterisk documents). */
 export function patternMatches(pattern: string, data: string): boolean {
   let p = 0;

@@ -1,5 +1,5 @@
 import { Channel, type Frame } from './channel.ts';
-import { findExtension, parseDialplan, type Context, type Extension } from './dialplan.ts';
+import { findExtension, findExtensionTrie, parseDialplan, type Context, type Extension } from './dialplan.ts';
 import { evaluateExpression } from './expression.ts';
 import { APPLICATIONS } from './applications.ts';
 import { FUNCTIONS, FUNCTION_WRITERS } from './functions.ts';
@@ -26,6 +26,8 @@ export interface PbxOptions {
   now?: () => number;
   /** The PBX's local time zone (IANA name), for STRFTIME. */
   timeZone?: string;
+  /** extensions.conf [general] extenpatternmatchnew: the trie matcher instead of the default list walk. */
+  extenPatternMatchNew?: boolean;
 }
 
 const INT_MAX = 2147483647;
@@ -39,6 +41,7 @@ export class Pbx {
   readonly contexts: Map<string, Context>;
   readonly now: () => number;
   readonly timeZone: string;
+  readonly extenPatternMatchNew: boolean;
   /** Set by Return when it pops the harness's frame. */
   private routineDone = false;
   private apps: string[] = [];
@@ -49,12 +52,14 @@ export class Pbx {
     this.contexts = parseDialplan(text);
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.timeZone = options.timeZone ?? 'UTC';
+    this.extenPatternMatchNew = options.extenPatternMatchNew ?? false;
   }
 
   /** The extension a channel would run for (context, exten), or undefined. */
   extension(context: string, exten: string): Extension | undefined {
     const ctx = this.contexts.get(context);
-    return ctx ? findExtension(ctx, exten) : undefined;
+    if (!ctx) return undefined;
+    return this.extenPatternMatchNew ? findExtensionTrie(ctx, exten) : findExtension(ctx, exten);
   }
 
   /** ast_findlabel_extension / a numeric priority: the priority number, or undefined if it does not exist. */
