@@ -292,6 +292,25 @@ test('a deploy finding the host locked by a live deploy fails cleanly, naming th
   assert.not.ok(existsSync(join(p.host.dir, 'deploy.lock')), 'no lock left behind');
 });
 
+test('a lock older than its lease is broken even while its holder lives (a hung deploy); the holder is stopped', async () => {
+  const p = await pbx('lease');
+  const other = await connectSsh(sshTarget(p.host), { privateKey: readFileSync(clientKeyPath) });
+  try {
+    await acquireLock(other, p.host.dir, 'hung-runner', { waitSeconds: 0, leaseMinutes: 30, force: false });
+    // As if taken 31 minutes ago.
+    writeFileSync(join(p.host.dir, 'deploy.lock/since'), `${Math.floor(Date.now() / 1000) - 31 * 60}\n`);
+    const keeper = Number(readFileSync(join(p.host.dir, 'deploy.lock/keeper'), 'utf8').split(' ')[0]);
+    const r = await deployHost(p.host, build(p), options(p));
+    assert.is(r.status, 'deployed', r.reason);
+    assert.match(r.notes.join(' '), 'lease of 30 min expired; was held by hung-runner');
+    // Killed keepers of these sshd sessions stay zombies in a container without an init that reaps.
+    const state = existsSync(`/proc/${keeper}/stat`) ? readFileSync(`/proc/${keeper}/stat`, 'utf8').split(' ')[2] : 'gone';
+    assert.ok(['Z', 'X', 'gone'].includes(state!), `the hung deploy's keeper was stopped (state ${state})`);
+  } finally {
+    other.close();
+  }
+});
+
 test('an unknown host key is refused before anything happens, naming both fingerprints', async () => {
   const p = await pbx('hostkey');
   const wrong = 'SHA256:' + 'A'.repeat(43);

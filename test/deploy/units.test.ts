@@ -4,10 +4,12 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkHostKey, fingerprint, parseKnownHosts } from '../../ci/host-key.ts';
 import { computePlan, formatPlan, unifiedDiff } from '../../ci/plan.ts';
+import { ProgressView, summaryTable } from '../../ci/progress.ts';
 import { parseManifest, type Manifest } from '../../ci/release-files.ts';
 import { cliFailure, dialplanVersion, loadedVersion } from '../../ci/reload-verify.ts';
 import { quote, sh } from '../../ci/shell.ts';
@@ -166,6 +168,34 @@ test('manifests: unsafe paths, bad hashes and modes are refused before anything 
   assert.throws(() => parseManifest(Buffer.from(JSON.stringify({ ...ok, files: { a: { ...entry('a'), mode: '4755 ' } } })), 'm'), /bad entry/);
   assert.throws(() => parseManifest(Buffer.from(JSON.stringify({ ...ok, commit: '$(id)' })), 'm'), /commit/);
   assert.throws(() => parseManifest(Buffer.from('{'), 'm'), /not valid JSON/);
+});
+
+test('progress: plain lines when not a terminal, one redrawn line per host on a terminal; summary table', () => {
+  const sink = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    return { chunks, stream: Object.assign(new Writable({ write(c, _e, done) { chunks.push(String(c)); done(); } }), { isTTY, columns: 80 }) };
+  };
+  const plain = sink(false);
+  const view = new ProgressView(plain.stream, ['a', 'bb']);
+  view.update({ host: 'a', phase: 'upload', detail: '1/2 policy.json' });
+  view.update({ host: 'bb', phase: 'done' });
+  assert.equal(plain.chunks, ['[a] … upload: 1/2 policy.json\n', '[bb] ✓ done\n']);
+  const tty = sink(true);
+  const live = new ProgressView(tty.stream, ['a', 'bb']);
+  live.update({ host: 'a', phase: 'lock' });
+  live.update({ host: 'bb', phase: 'failed', detail: 'boom' });
+  assert.is(tty.chunks[0], '\x1b[2Ka   … lock\n\x1b[2Kbb  waiting\n');
+  assert.is(tty.chunks[1], '\x1b[2A\x1b[2Ka   … lock\n\x1b[2Kbb  ✗ failed: boom\n', 'cursor up two lines, both lines rewritten');
+
+  const base = { release: 'abcdef0123456789', commit: 'c'.repeat(40), bytesUploaded: 2048, filesUploaded: 2, filesCopied: 5, wireBytes: 9000, restarted: false, rolledBack: false, notes: [] };
+  const table = summaryTable([
+    { ...base, host: 'pbx-berlin', status: 'deployed', reloaded: ['dialplan'], restarted: true },
+    { ...base, host: 'pbx-hamburg', status: 'failed', reloaded: [], rolledBack: true, reason: 'it broke' },
+  ]);
+  assert.match(table, /^HOST\s+STATUS\s+RELEASE\s+COMMIT\s+UPLOADED\s+RELOADED$/m);
+  assert.match(table, /^pbx-berlin\s+deployed\s+abcdef0123456789\s+cccccccccccc\s+2\.0 kB \(2 files\)\s+dialplan, runtime restarted$/m);
+  assert.match(table, /^pbx-hamburg\s+failed \(rolled back\)/m);
+  assert.match(table, /^pbx-hamburg: it broke$/m);
 });
 
 test.run();
