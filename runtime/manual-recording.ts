@@ -32,6 +32,8 @@ export class RecordingControl implements CallControl {
   private readonly changeListeners = new Set<(userId: string) => void>();
   private readonly journalListeners = new Set<(journalPath: string) => void>();
   private readonly usersByExt = new Map<string, PolicyUser>();
+  /** Transferees whose continuation MixMonitor is being started (a PJSIP attended transfer ends two recordings). */
+  private readonly continuing = new Set<string>();
 
   constructor(
     private readonly o: {
@@ -144,14 +146,15 @@ export class RecordingControl implements CallControl {
    */
   async continueAfterTransfer(f: TransferFollow): Promise<void> {
     const ch = this.o.tracker.channels.get(f.channel);
-    if (!ch) return;
+    if (!ch || this.continuing.has(ch.name) || this.o.tracker.recordingsOn(ch.name).length > 0) return;
     const call = this.o.tracker.callOf(ch.name);
     if (call.some((c) => c.vars.get('MITSCHNITT_DECISION') === 'deny' || (c.vars.get('MDC_MON_MODE') ?? '').toLowerCase() === 'deny')) {
       this.o.log.info('transfer: not continuing the recording, the new call denies recording', { channel: ch.name, previous: f.previous.file });
       return;
     }
     const previousPart = recordingId(f.previous.file);
-    const result = await this.start(ch, null, 'continuation', previousPart, f.previous);
+    this.continuing.add(ch.name);
+    const result = await this.start(ch, null, 'continuation', previousPart, f.previous).finally(() => this.continuing.delete(ch.name));
     if (result.ok) this.o.log.info('transfer: recording continues on the transferee', { channel: ch.name, previous: f.previous.file });
     else this.o.log.error('transfer: could not continue the recording', { channel: ch.name, previous: f.previous.file, reason: result.message });
   }

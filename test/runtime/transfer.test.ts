@@ -64,6 +64,30 @@ test('attended transfer (atxfer, transcript 15): the consultation is in part 1, 
   assert.is(second!.durationSeconds, 5);
 });
 
+test('attended transfer from a SIP phone (two transferer channels, both recorded): exactly one continuation', async () => {
+  const call = env.recordedCall(phone(ANNA.ext), TRUNK('0306060'));
+  env.fake.advance(2);
+  // Anna's consultation call to Ben is a new call of its own, recorded by her rule too.
+  const uniqueid = env.fake.nextUniqueid();
+  const consultFile = env.audioPath(uniqueid);
+  const vars = { __MITSCHNITT_DECISION: 'auto', __MITSCHNITT_RULE: 'sales-auto', __MITSCHNITT_CALLER: '201', __MITSCHNITT_CALLEE: '202', __MITSCHNITT_ORIGIN: 'internal', __MITSCHNITT_DIRECTION: 'outbound', MITSCHNITT_FILE: consultFile };
+  const { transferee, target } = env.fake.phoneAttendedTransfer(call.caller, { from: phone(ANNA.ext), to: phone(BEN.ext), vars, record: { file: consultFile } });
+  await waitFor('continuation MixMonitor', () => mixMonitors().length === 1);
+  await env.sync();
+  await new Promise((r) => setTimeout(r, 50)); // room for a wrong second continuation to show up
+  assert.is(mixMonitors().length, 1);
+  assert.is(header(mixMonitors()[0]!.headers, 'Channel'), transferee);
+  env.fake.advance(2);
+  env.fake.hangup(target);
+  // The consultation was joined at once in this scenario: its recording holds no audio and is discarded.
+  const all = await Promise.all((await env.waitForJournals(2)).map((p) => env.readJson<Journal>(p)));
+  await waitFor('consultation discarded', () => env.logged('empty recording discarded').length === 1);
+  const cont = all.filter((j) => j.previousPart);
+  assert.is(cont.length, 1);
+  assert.is(cont[0]!.channel, transferee);
+  assert.equal(cont[0]!.participants.map((p) => p.number).sort(), ['0306060', '201', '202']);
+});
+
 test('transfer where the recording channel stays (the customer is recorded and gets transferred): one recording, nothing new started', async () => {
   // An inbound call recorded on the customer's trunk channel; Ben takes it and blind-transfers the customer to Anna.
   const call = env.recordedCall(TRUNK('0306543'), phone(BEN.ext), { direction: 'inbound' });

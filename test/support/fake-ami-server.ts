@@ -654,6 +654,49 @@ export class FakeAmiServer {
     this.finishChannel(a, 16);
   }
 
+  /**
+   * Attended transfer as a SIP phone does it (REFER with Replaces): the transferer's phone holds the first call,
+   * places a second call (its own channel and linkedid, through the dialplan, so it may be recorded too) and then
+   * joins the two. Asterisk merges the bridges, sends AttendedTransfer naming both transferer channels, and hangs
+   * both up (main/bridge.c ast_bridge_transfer_attended).
+   */
+  phoneAttendedTransfer(transferer: string, consult: Omit<CallOptions, 'from'> & { from: PhoneSpec }): { transferee: string; target: string } {
+    const a1 = this.mustChannel(transferer);
+    const bridge1 = a1.bridge;
+    if (!bridge1) throw new Error('fake AMI: attended transfer needs a bridged transferer');
+    const b = this.mustChannel([...this.bridges.get(bridge1)!].find((n) => n !== transferer)!);
+    this.broadcast('Hold', 'call,all', this.snapshot(a1));
+    this.broadcast('MusicOnHoldStart', 'call,all', [...this.snapshot(b), ['Class', 'default']]);
+    const second = this.call(consult);
+    const a2 = this.mustChannel(second.caller);
+    const c = this.mustChannel(second.callee);
+    const bridge2 = a2.bridge!;
+    const origSnapshot = this.bridgeSnapshot(bridge1, 'Orig');
+    const secondSnapshot = this.bridgeSnapshot(bridge2, 'Second');
+    this.leaveBridge(a1);
+    this.leaveBridge(a2);
+    this.broadcast('BridgeMerge', 'call,all', [...this.bridgeSnapshot(bridge1, 'To'), ...this.bridgeSnapshot(bridge2, 'From')]);
+    this.broadcast('MusicOnHoldStop', 'call,all', this.snapshot(b));
+    this.leaveBridge(c);
+    this.enterBridge(bridge1, c);
+    this.destroyBridge(bridge2);
+    this.broadcast('AttendedTransfer', 'call,all', [
+      ['Result', 'Success'],
+      ...this.snapshot(a1, 'OrigTransferer'),
+      ...origSnapshot,
+      ...this.snapshot(a2, 'SecondTransferer'),
+      ...secondSnapshot,
+      ...this.snapshot(b, 'Transferee'),
+      ...this.snapshot(c, 'TransferTarget'),
+      ['IsExternal', 'No'],
+      ['DestType', 'Bridge'],
+      ['DestBridgeUniqueid', bridge1],
+    ]);
+    this.finishChannel(a1, 16);
+    this.finishChannel(a2, 16);
+    return { transferee: b.name, target: c.name };
+  }
+
   private readonly closing = new Set<Recording>();
 
   private closeLater(r: Recording): void {
