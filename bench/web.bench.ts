@@ -1,6 +1,6 @@
 // Web client journal API on a spool with 100,000 journals: start-up scan time, index memory (heap delta),
 // and request latency (first page, filtered pages, a deep cursor page, an unchanged rescan). Figures only.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,14 @@ console.log(`index heap: ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} 
 t = performance.now();
 await web.index.scan();
 console.log(`rescan without changes: ${(performance.now() - t).toFixed(0)} ms`);
+// The floor for the start-up scan: reading and parsing the same files, nothing else.
+t = performance.now();
+let parsed = 0;
+for (const y of readdirSync(spool).filter((n) => /^\d{4}$/.test(n)))
+  for (const m of readdirSync(join(spool, y)))
+    for (const d of readdirSync(join(spool, y, m)))
+      for (const f of readdirSync(join(spool, y, m, d))) parsed += JSON.parse(readFileSync(join(spool, y, m, d, f), 'utf8')) ? 1 : 0;
+console.log(`floor: readFileSync + JSON.parse of the ${parsed} journals: ${((performance.now() - t) / 1000).toFixed(2)} s`);
 
 const server = createHttpServer(web.routes, silentLogger);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -120,6 +128,7 @@ let deep = firstPage.next;
 for (let i = 0; i < 9; i++) deep = ((await (await fetch(`${base}/api/recordings?limit=50&cursor=${deep}`, { headers: { Cookie: user } })).json()) as { next: string }).next;
 const month = `from=${new Date(2026, 5, 1).toISOString()}&to=${new Date(2026, 6, 1).toISOString()}`;
 
+await measure('warm-up (not a figure)', user, () => '?limit=50');
 await measure('user, first page (50)', user, () => '?limit=50');
 await measure('user, filtered: inbound + number part', user, () => '?limit=50&direction=inbound&number=03');
 await measure('user, filtered: one month', user, () => `?limit=50&${month}`);
