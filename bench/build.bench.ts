@@ -6,6 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build, renderAll } from '../generator/build.ts';
 import { writeOutput } from '../generator/write-output.ts';
+import { renderers } from '../generator/render-host-files.ts';
 import { validateRules } from '../generator/validate.ts';
 import { resolvePolicy } from '../generator/resolve-policy.ts';
 import { writeRuleFiles } from '../test/fixtures/build/rule-files.ts';
@@ -154,6 +155,14 @@ try {
   let rendered: ReturnType<typeof renderAll> | undefined;
   const renderMs = await time(() => (rendered = renderAll(set, { commit: null, dirty: false })));
   const writeMs = await time(() => writeOutput(join(tmp, 'out'), rendered!));
+  const perRenderer = new Map<string, number>();
+  for (const host of set.hosts) {
+    const policy = resolvePolicy(set, host.name);
+    for (const render of renderers) {
+      const ms = await time(() => render({ ruleSet: set, policy, host }));
+      perRenderer.set(render.name, (perRenderer.get(render.name) ?? 0) + ms);
+    }
+  }
 
   const b = median(buildTimes);
   const f = median(floorTimes);
@@ -165,6 +174,7 @@ try {
   console.log(`read inputs + write outputs, wall:    ${ms(floorTimes)}`);
   console.log(`read inputs + write outputs, CPU:     ${ms(floorCpu)}`);
   console.log(`ratio build / floor: ${(b / f).toFixed(1)}x wall, ${(median(buildCpu) / median(floorCpu)).toFixed(1)}x CPU`);
+  console.log(`renderers, all hosts (wall): ${[...perRenderer].map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`).join(', ')}`);
   console.log(`one build in parts (wall): validate ${validateMs.toFixed(0)} ms, resolve+render+manifest ${renderMs.toFixed(0)} ms (resolve alone, all ${HOSTS} hosts: ${resolveMs.toFixed(0)} ms), write+swap ${writeMs.toFixed(0)} ms`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -15,9 +15,10 @@ export const buildCommand: Command = {
       if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new UserError(`cannot write ${outDir}: ${(err as Error).message}; nothing was changed`);
       throw err;
     });
+    const label = values.rules ?? 'rules';
+    if (!values.json) for (const w of result.warnings) console.error(`warning: ${formatRuleError(w, label)}`);
     if (!result.ok) {
-      const label = values.rules ?? 'rules';
-      if (values.json) console.log(JSON.stringify({ built: false, errors: result.errors }, null, 2));
+      if (values.json) console.log(JSON.stringify({ built: false, errors: result.errors, warnings: result.warnings }, null, 2));
       else {
         for (const e of result.errors) console.error(formatRuleError(e, label));
         console.error(`${label}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}; nothing was written`);
@@ -26,7 +27,7 @@ export const buildCommand: Command = {
     }
     const s = result.summary;
     if (values.json) {
-      console.log(JSON.stringify({ built: true, ...s }, null, 2));
+      console.log(JSON.stringify({ built: true, ...s, warnings: result.warnings }, null, 2));
       return EXIT.ok;
     }
     const source = s.commit ? ` from commit ${s.commit.slice(0, 12)}${s.dirty ? ' (with uncommitted changes)' : ''}` : '';

@@ -33,12 +33,13 @@ export interface BuildSummary {
   bytes: number;
 }
 
-export type BuildResult = { ok: true; summary: BuildSummary } | { ok: false; errors: RuleError[] };
+/** `warnings` are validate's: they never stop a build, but the admin should see them. */
+export type BuildResult = { ok: true; summary: BuildSummary; warnings: RuleError[] } | { ok: false; errors: RuleError[]; warnings: RuleError[] };
 
 /** validate → resolve per host → render → manifest → write out/ atomically. */
 export async function build({ rulesDir, outDir }: BuildOptions): Promise<BuildResult> {
   const validation = validateRules(rulesDir);
-  if (!validation.ok) return { ok: false, errors: validation.errors };
+  if (!validation.ok) return { ok: false, errors: validation.errors, warnings: validation.warnings };
   const ruleSet = validation.ruleSet;
   const git = await gitState(ruleSet.dir);
   const output = renderAll(ruleSet, git);
@@ -47,6 +48,7 @@ export async function build({ rulesDir, outDir }: BuildOptions): Promise<BuildRe
   const hosts = [...output].map(([host, files]) => ({ host, files: files.length, bytes: files.reduce((n, f) => n + fileBytes(f).length, 0) }));
   return {
     ok: true,
+    warnings: validation.warnings,
     summary: {
       outDir: resolve(outDir),
       ...git,

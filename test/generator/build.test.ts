@@ -101,6 +101,34 @@ test('two builds of the same rules are byte-identical, wherever the rules and th
   for (const [path, bytes] of ta) assert.ok(bytes.equals(tb.get(path)!), path);
 });
 
+test('the key order someone writes in settings.json does not change a byte of the output', async () => {
+  const rules = rulesCopy();
+  const a = fresh('out');
+  await mustBuild(rules, a);
+  const settings = JSON.parse(readFileSync(join(rules, 'settings.json'), 'utf8')) as Record<string, unknown>;
+  const reversed = Object.fromEntries(Object.entries(settings).reverse());
+  writeFileSync(join(rules, 'settings.json'), JSON.stringify(reversed, null, 4));
+  const b = fresh('out');
+  await mustBuild(rules, b);
+  assert.equal(tree(b), tree(a));
+});
+
+test('validate warnings are passed on, printed as warnings, and do not stop the build', async () => {
+  const rules = rulesCopy();
+  const roles = JSON.parse(readFileSync(join(rules, 'roles.json'), 'utf8'));
+  roles.roles.push({ id: 'nobody', name: 'Nobody', members: [] });
+  writeFileSync(join(rules, 'roles.json'), JSON.stringify(roles));
+  const out = fresh('out');
+  const result = await build({ rulesDir: rules, outDir: out });
+  assert.ok(result.ok);
+  assert.ok(result.warnings.some((w) => /role "nobody" has no members/.test(w.message)));
+  const cli = await runCli('build', '--rules', rules, '--out', out);
+  assert.is(cli.status, 0);
+  assert.match(cli.stderr, /^warning: .*roles\.json:\d+:\d+.*role "nobody" has no members/m);
+  const json = JSON.parse((await runCli('build', '--rules', rules, '--out', out, '--json')).stdout);
+  assert.ok(json.warnings.length > 0);
+});
+
 test('rebuilding replaces the whole output: a host removed from the rules disappears', async () => {
   const rules = rulesCopy();
   const out = fresh('out');
