@@ -204,6 +204,10 @@ export class RecordingControl implements CallControl {
     previousPart?: string,
     previous?: ActiveRecording,
   ): Promise<ControlResult> {
+    if (!/^[0-9]+\.[0-9]+$/.test(ch.uniqueid)) {
+      // An Originate with ChannelId can give any uniqueid; it cannot name a file safely.
+      return notAllowed(`channel ${ch.name} has a uniqueid that cannot name a recording file`);
+    }
     const file = await this.freeName(ch.uniqueid);
     const rule = ch.vars.get('MITSCHNITT_RULE') || previous?.vars.get('MITSCHNITT_RULE') || '';
     const beep = rule ? this.o.policy.rules[rule]?.beep : undefined;

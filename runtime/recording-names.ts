@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join, normalize } from 'node:path';
 
 export type AudioFormat = 'wav' | 'wav49';
 
@@ -32,4 +32,14 @@ export function parseRecordingName(fileName: string): { uniqueid: string; epoch:
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
+}
+
+/**
+ * Whether a path is one of our recordings: `<spool>/YYYY/MM/DD/<UNIQUEID>-<EPOCH>.wav|WAV`, nothing else. Other
+ * MixMonitors (an admin's own, FreePBX's monitor folder) are never journaled, moved or deleted by mitschnitt.
+ */
+export function isSpoolRecording(spool: string, path: string): boolean {
+  const root = normalize(`${spool}/`);
+  if (normalize(path) !== path || !path.startsWith(root)) return false;
+  return /^[0-9]{4}\/[0-9]{2}\/[0-9]{2}\/[^/]+$/.test(path.slice(root.length)) && parseRecordingName(basename(path)) !== null;
 }

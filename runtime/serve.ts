@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.ts';
 import { RecordingControl } from './manual-recording.ts';
 import { loadRuntimeConfig, parseListen } from './runtime-config.ts';
 import { snomRecordRoute } from './snom-record.ts';
+import { isSpoolRecording } from './recording-names.ts';
 import { recoverSpool } from './spool-recovery.ts';
 
 /** The UserEvent raised by the DTMF record feature (features_mitschnitt.conf, generator/render-features.ts). */
@@ -60,6 +61,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const writer = await JournalWriter.open(spool);
 
   let control: RecordingControl;
+  const ours = (file: string) => isSpoolRecording(spool, file);
   const finisher = new JournalFinisher({
     spool,
     configDir: config.dir,
@@ -78,8 +80,13 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
 
   const tracker = new CallTracker(
     {
-      recordingStarted: (r) => track(rememberStart(r), 'writing the pending sidecar'),
-      recordingEnded: (e) => track(journal(e), 'journaling'),
+      recordingStarted: (r) => {
+        if (ours(r.file)) track(rememberStart(r), 'writing the pending sidecar');
+      },
+      recordingEnded: (e) => {
+        if (ours(e.recording.file)) track(journal(e), 'journaling');
+        else log.debug('recording outside the spool ended; not ours to journal', { audio: e.recording.file });
+      },
       followTransfer: (f) => track(control.continueAfterTransfer(f), 'continuing a recording after a transfer'),
       channelChanged: (ch) => (tracker.channels.has(ch.name) ? control.notifyCall(ch.name) : control.notifyChannelGone(ch)),
     },
@@ -168,7 +175,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       if (file === undefined) file = await getvar(ch.name, 'MITSCHNITT_FILE');
       if (!file) continue;
       if (id === undefined) id = await getvar(ch.name, 'MITSCHNITT_MIXMON_ID');
-      if (!id || !file.startsWith(`${spool.replace(/\/+$/, '')}/`)) continue;
+      if (!id || !ours(file)) continue;
       if (!(await exists(file)) || (await exists(journalPathFor(file)))) continue;
       for (const name of JOURNAL_VARS) if (!ch.vars.has(name)) ch.vars.set(name, await getvar(ch.name, name));
       const r = tracker.adoptRecording(ch.name, file, id, 'dialplan');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JournalWriter, readHead, sha256, type JournalDraft } from '../../runtime/journal.ts';
 import { verifyChain } from '../../runtime/journal-verify.ts';
-import { parseRecordingName, recordingPath } from '../../runtime/recording-names.ts';
+import { isSpoolRecording, parseRecordingName, recordingPath } from '../../runtime/recording-names.ts';
 import { parseWavHeader } from '../../runtime/wav-header.ts';
 import { wavHeader } from '../support/fake-ami-server.ts';
 
@@ -43,6 +43,12 @@ test('recording names follow the contract and are parsed back; a uniqueid that i
   assert.equal(parseRecordingName(`1795631630.21-${epoch}.WAV`), { uniqueid: '1795631630.21', epoch, id: `1795631630.21-${epoch}` });
   assert.is(parseRecordingName('1795631630.21-1.json'), null);
   assert.throws(() => recordingPath('/spool', '../../etc/passwd', epoch, 'wav'), /uniqueid/);
+  assert.ok(isSpoolRecording('/spool', '/spool/2026/11/25/1.2-3.wav'));
+  assert.ok(isSpoolRecording('/spool/', '/spool/2026/11/25/1.2-3.WAV'));
+  for (const p of ['/spool/../etc/2026/11/25/1.2-3.wav', '/spool/2026/11/25/../../../../1.2-3.wav', '/spoolx/2026/11/25/1.2-3.wav',
+    '/spool/1.2-3.wav', '/spool/2026/11/25/x/1.2-3.wav', '/spool/2026/11/25/auto-1-2.wav', '/spool/2026/11/25/1.2-3.json']) {
+    assert.not.ok(isSpoolRecording('/spool', p), p);
+  }
 });
 
 function draft(id: string): JournalDraft {

@@ -84,6 +84,22 @@ test('an unanswered recorded call leaves a header-only file: deleted and logged,
   assert.is((await env.journals()).length, 0);
 });
 
+test('a MixMonitor that is not ours (outside the spool or another name) is never journaled nor deleted', async () => {
+  const foreign = `${env.dir}/monitor/auto-1795631000-201.wav`;
+  const odd = `${env.spool}/2026/11/25/freepbx-style-name.wav`;
+  for (const file of [foreign, odd]) {
+    const call = env.fake.call({ from: phone('201'), to: TRUNK('0304321'), record: { file }, answer: false });
+    env.fake.cancel(call); // header-only: ours would be deleted as empty
+  }
+  const call = env.recordedCall(phone('201'), TRUNK('0301234'));
+  env.fake.advance(1);
+  env.fake.hangup(call.caller);
+  await env.waitForJournals(1);
+  assert.ok(await stat(foreign).then(() => true, () => false), 'foreign file left alone');
+  assert.ok(await stat(odd).then(() => true, () => false), 'file with another name left alone');
+  assert.is(env.logged('empty recording discarded').length, 0);
+});
+
 test('a stopped runtime leaves a running recording alone; after the restart it is journaled once, marked recovered', async () => {
   const call = env.recordedCall(phone('201'), TRUNK('0301111'));
   env.fake.advance(2);
