@@ -81,8 +81,9 @@ export function snomRecordRoute(deps: {
 }
 
 /**
- * Finds the channel whose PJSIP dialog has a given SIP Call-ID (`CHANNEL(pjsip,call-id)` via Getvar). Answers are
- * cached per channel; the cache only holds live channels. The user's own channels are asked first.
+ * Finds the channel whose PJSIP dialog has a given SIP Call-ID (`CHANNEL(pjsip,call-id)` via Getvar). Only the
+ * asking user's own channels are asked (the key may only toggle those anyway), so a flood of made-up Call-IDs
+ * costs a few Getvars at most. Answers are cached per channel; the cache only holds live channels.
  */
 export class CallIdFinder {
   private readonly byChannel = new Map<string, string>();
@@ -92,12 +93,11 @@ export class CallIdFinder {
     private readonly ami: AmiActions,
   ) {}
 
-  async find(callId: string, preferred: (ch: TrackedChannel) => boolean): Promise<TrackedChannel | undefined> {
+  async find(callId: string, isOwn: (ch: TrackedChannel) => boolean): Promise<TrackedChannel | undefined> {
     for (const name of [...this.byChannel.keys()]) if (!this.tracker.channels.has(name)) this.byChannel.delete(name);
     for (const [name, id] of this.byChannel) if (id === callId) return this.tracker.channels.get(name);
-    const pjsip = [...this.tracker.channels.values()].filter((ch) => ch.name.startsWith('PJSIP/') && !this.byChannel.has(ch.name));
-    const ordered = [...pjsip.filter(preferred), ...pjsip.filter((ch) => !preferred(ch))];
-    for (const ch of ordered) {
+    for (const ch of [...this.tracker.channels.values()]) {
+      if (!ch.name.startsWith('PJSIP/') || this.byChannel.has(ch.name) || !isOwn(ch)) continue;
       const r = await this.ami.action('Getvar', { Channel: ch.name, Variable: 'CHANNEL(pjsip,call-id)' });
       if (!r.ok) continue; // hung up meanwhile
       const id = r.message.get('Value') ?? '';

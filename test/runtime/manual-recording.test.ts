@@ -70,6 +70,11 @@ test('SNOM key refuses: unknown MAC, wrong source address, no rule, deny, a rule
   env.plainCall(phone(CARL.ext, 'carl-ok@x'), TRUNK('0305558'), 'manual');
   await env.sync();
   assert.is((await key(CARL.mac, 'carl-ok@x')).body, xml('Aufnahme nicht erlaubt'), 'request not from the phone\'s IP');
+  assert.is((await key(BEN.mac, 'carl-ok@x')).body, xml('Kein Gespräch gefunden'), 'another user\'s call is not found');
+  assert.not.ok(
+    env.fake.actions.some((a) => a.name === 'getvar' && header(a.headers, 'Channel')?.startsWith('PJSIP/203-')),
+    'only the asking user\'s own channels are asked for their Call-ID',
+  );
   const auto = env.recordedCall(phone(ANNA.ext, 'anna-auto@x'), TRUNK('0305559'));
   await env.sync();
   assert.is((await key(ANNA.mac, 'anna-auto@x')).body, xml('Aufnahme nicht erlaubt'), 'an auto recording cannot be stopped');
