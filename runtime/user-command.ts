@@ -13,40 +13,72 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-/** One line from the terminal without echo (raw mode), so the password never shows on screen or in scrollback. */
-function readHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  process.stderr.write(prompt);
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const done = (err?: Error) => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.off('data', onData);
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (data: Buffer) => {
-      for (const ch of data.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(new UserError('aborted, nothing changed'));
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch >= ' ') value += ch;
-      }
-    };
+/**
+ * Lines from the terminal without echo (raw mode), so a password never shows on screen or in scrollback.
+ * Keystrokes that arrive ahead of a prompt (a paste of both lines) are kept for the next line.
+ */
+class HiddenTerminal {
+  private pending = '';
+  private waiter: { resolve(line: string): void; reject(err: Error): void } | undefined;
+  private readonly onData = (data: Buffer) => {
+    this.pending += data.toString('utf8');
+    this.deliver();
+  };
+
+  constructor(private readonly stdin: NodeJS.ReadStream) {
     stdin.setRawMode(true);
     stdin.resume();
-    stdin.on('data', onData);
-  });
+    stdin.on('data', this.onData);
+  }
+
+  line(prompt: string): Promise<string> {
+    process.stderr.write(prompt);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.deliver();
+    });
+  }
+
+  close(): void {
+    this.stdin.off('data', this.onData);
+    this.stdin.setRawMode(false);
+    this.stdin.pause();
+  }
+
+  private deliver(): void {
+    if (!this.waiter) return;
+    let value = '';
+    for (const [i, ch] of [...this.pending].entries()) {
+      if (ch === '\u0003' || ch === '\u0004') return this.finish(new UserError('aborted, nothing changed'), '');
+      if (ch === '\r' || ch === '\n') {
+        this.pending = [...this.pending].slice(i + 1).join('').replace(/^\n/, '');
+        return this.finish(undefined, value);
+      }
+      if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+      else if (ch >= ' ') value += ch;
+    }
+  }
+
+  private finish(err: Error | undefined, value: string): void {
+    const waiter = this.waiter!;
+    this.waiter = undefined;
+    process.stderr.write('\n');
+    if (err) waiter.reject(err);
+    else waiter.resolve(value);
+  }
 }
 
 async function readPassword(fromStdin: boolean, userId: string): Promise<string> {
   if (fromStdin || !process.stdin.isTTY) return readStdin();
-  const first = await readHidden(`New web password for ${userId}: `);
-  const second = await readHidden('Repeat it: ');
-  if (first !== second) throw new UserError('the two passwords differ, nothing changed');
-  return first;
+  const terminal = new HiddenTerminal(process.stdin);
+  try {
+    const first = await terminal.line(`New web password for ${userId}: `);
+    const second = await terminal.line('Repeat it: ');
+    if (first !== second) throw new UserError('the two passwords differ, nothing changed');
+    return first;
+  } finally {
+    terminal.close();
+  }
 }
 
 async function setPassword(argv: string[]): Promise<number> {

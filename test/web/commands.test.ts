@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,43 @@ test('a second user is added without touching the first; stdin that is not a ter
   const after = JSON.parse(readFileSync(usersFile, 'utf8')).users;
   assert.equal(after.anna, before);
   assert.ok(after.ben.hash);
+});
+
+/**
+ * Runs `user set-password` on a real pseudo-terminal (util-linux `script`, essential on Debian) and types
+ * `typed` after the first prompt appears; returns the exit status and everything the terminal showed.
+ */
+function onTerminal(user: string, typed: string[]): Promise<{ status: number | null; screen: string }> {
+  const command = `${process.execPath} bin/mitschnitt.js user set-password ${user} --config ${config}`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let sent = false;
+  const onOutput = (chunk: Buffer) => {
+    screen += chunk.toString();
+    if (!sent && screen.includes('New web password')) {
+      sent = true;
+      for (const part of typed) child.stdin.write(part);
+    }
+  };
+  child.stdout.on('data', onOutput);
+  child.stderr.on('data', onOutput);
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, screen })));
+}
+
+test('on a terminal the password is asked twice and never echoed; a paste of both lines works; a mismatch changes nothing', async () => {
+  const typed = await onTerminal('carla', ['tty-password-1\r', 'tty-password-1\r']);
+  assert.is(typed.status, 0, typed.screen);
+  assert.match(typed.screen, /Repeat it/);
+  assert.not.match(typed.screen, /tty-password-1/, 'no echo');
+  assert.ok(await verifyPassword('tty-password-1', JSON.parse(readFileSync(usersFile, 'utf8')).users.carla.hash));
+  const pasted = await onTerminal('eva', ['pasted-password-2\rpasted-password-2\r']);
+  assert.is(pasted.status, 0, pasted.screen);
+  assert.ok(await verifyPassword('pasted-password-2', JSON.parse(readFileSync(usersFile, 'utf8')).users.eva.hash));
+  const before = readFileSync(usersFile, 'utf8');
+  const mismatch = await onTerminal('frank', ['one-password-3\r', 'other-password-3\r']);
+  assert.is(mismatch.status, 1);
+  assert.match(mismatch.screen, /differ, nothing changed/);
+  assert.is(readFileSync(usersFile, 'utf8'), before);
 });
 
 test('refusals: unknown user and short password exit 1 and change nothing; usage mistakes exit 2', () => {

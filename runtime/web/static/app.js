@@ -69,6 +69,8 @@ function signedOut() {
 function signedIn(me) {
   state.me = me.user;
   state.csrf = me.csrf;
+  // The server read Accept-Language; an explicit choice in the switch wins.
+  if (!localStorage.getItem('mitschnitt.lang')) state.lang = me.lang;
   $('login').hidden = true;
   $('app').hidden = false;
   $('logout').hidden = false;
