@@ -1,45 +1,78 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readHead, sha256, type Journal } from './journal.ts';
+import { readHead, sha256, stateDir, type Journal } from './journal.ts';
 
 export interface ChainReport {
   ok: boolean;
-  /** Journals reachable from the chain head. */
+  /** Journals reachable from the chain head without crossing a deleted journal. */
   length: number;
+  /** Journals on disk. */
+  journals: number;
   problems: string[];
 }
 
 /**
- * Checks the journals' hash chain: starting at `.mitschnitt/chain-head`, every journal's bytes must hash to what
- * its successor names as `previousHash`, back to the first (null). Journals on disk that the chain does not reach
- * were inserted or re-written; a missing link means a journal was removed or changed. Expired recordings
- * (deleted by `mitschnitt expire`) end the walk at a link that is gone: pass their hashes as `deleted`.
+ * Checks the journals' hash chain (tamper evidence). Every journal's `previousHash` must be the SHA-256 of a
+ * journal on disk, or of one `mitschnitt expire` deleted (its `journalSha256` in `.mitschnitt/deletions.log`),
+ * or null for the very first; no two journals may name the same predecessor; the head
+ * (`.mitschnitt/chain-head`) must be a journal on disk. A changed journal breaks its successor's link, a removed
+ * one leaves a link to nothing, an inserted one either forks the chain or is named by nobody. Journals named by
+ * nobody are only accepted while deletions are logged (their successor may have expired).
  */
-export async function verifyChain(spool: string, deleted: ReadonlySet<string> = new Set()): Promise<ChainReport> {
+export async function verifyChain(spool: string): Promise<ChainReport> {
   const byHash = new Map<string, { path: string; journal: Journal }>();
   for (const path of await journalFiles(spool)) {
     const bytes = await readFile(path);
-    byHash.set(sha256(bytes), { path, journal: JSON.parse(bytes.toString('utf8')) as Journal });
+    try {
+      byHash.set(sha256(bytes), { path, journal: JSON.parse(bytes.toString('utf8')) as Journal });
+    } catch {
+      return { ok: false, length: 0, journals: byHash.size, problems: [`${path} is not valid JSON`] };
+    }
   }
+  const deleted = await deletedJournalHashes(spool);
   const problems: string[] = [];
-  const head = await readHead(spool);
-  const reached = new Set<string>();
-  let hash = head?.hash ?? null;
-  while (hash) {
-    const entry = byHash.get(hash);
-    if (!entry) {
-      if (!deleted.has(hash)) problems.push(`chain broken: no journal has hash ${hash} (removed or modified)`);
-      break;
+  const namedBy = new Map<string, string>();
+  let firsts = 0;
+  for (const [, { path, journal }] of byHash) {
+    const prev = journal.previousHash;
+    if (prev === null) {
+      firsts++;
+      continue;
     }
-    if (reached.has(hash)) {
-      problems.push(`chain loops at ${entry.path}`);
-      break;
-    }
-    reached.add(hash);
-    hash = entry.journal.previousHash;
+    if (!byHash.has(prev) && !deleted.has(prev)) problems.push(`${path}: its predecessor (${prev}) was removed or modified`);
+    const other = namedBy.get(prev);
+    if (other) problems.push(`${path} and ${other} name the same predecessor: the chain forks`);
+    namedBy.set(prev, path);
   }
-  for (const [h, { path }] of byHash) if (!reached.has(h)) problems.push(`journal not in the chain: ${path}`);
-  return { ok: problems.length === 0, length: reached.size, problems };
+  if (firsts > 1) problems.push(`${firsts} journals claim to be the first of the chain`);
+  const head = await readHead(spool);
+  if (head && !byHash.has(head.hash) && !deleted.has(head.hash)) problems.push(`chain head ${head.hash} (${head.journal}) is no journal on disk`);
+  if (!head && byHash.size > 0) problems.push('journals exist but there is no chain head');
+  if (deleted.size === 0) {
+    for (const [hash, { path }] of byHash) if (hash !== head?.hash && !namedBy.has(hash)) problems.push(`${path} is named by no later journal`);
+  }
+  let length = 0;
+  for (let h = head?.hash ?? null, guard = 0; h && byHash.has(h) && guard <= byHash.size; guard++) {
+    length++;
+    h = byHash.get(h)!.journal.previousHash;
+  }
+  return { ok: problems.length === 0, length, journals: byHash.size, problems };
+}
+
+/** `journalSha256` of every journal `mitschnitt expire` deleted (one JSON object per line). */
+async function deletedJournalHashes(spool: string): Promise<Set<string>> {
+  const text = await readFile(join(stateDir(spool), 'deletions.log'), 'utf8').catch(() => '');
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const h = (JSON.parse(line) as { journalSha256?: unknown }).journalSha256;
+      if (typeof h === 'string') out.add(h);
+    } catch {
+      // A torn last line (crash while appending) names nothing.
+    }
+  }
+  return out;
 }
 
 async function journalFiles(spool: string): Promise<string[]> {

@@ -89,6 +89,23 @@ test('journal writer: concurrent writes are serialised into one chain; a crash b
     assert.is((await readHead(spool))!.hash, head);
     assert.is(await readFile(join(spool, '.mitschnitt', 'chain-head.next'), 'utf8').catch(() => null), null);
     assert.is((await verifyChain(spool)).length, 6);
+
+    // expire deletes the second journal and logs its hash: the chain still verifies; without the log it does not.
+    const second = join(dir, '1.2-101.json');
+    const secondHash = sha256(await readFile(second));
+    await rm(second);
+    const broken = await verifyChain(spool);
+    assert.not.ok(broken.ok);
+    assert.match(broken.problems.join('\n'), /predecessor .* was removed or modified/);
+    await writeFile(join(spool, '.mitschnitt', 'deletions.log'), `${JSON.stringify({ id: '1.2-101', journalSha256: secondHash })}\n`);
+    const afterExpire = await verifyChain(spool);
+    assert.ok(afterExpire.ok, afterExpire.problems.join('; '));
+    assert.is(afterExpire.journals, 5);
+
+    // A journal changed by hand breaks its successor's link even with deletions logged.
+    const third = join(dir, '1.3-102.json');
+    await writeFile(third, (await readFile(third, 'utf8')).replace('"auto"', '"manual"'));
+    assert.not.ok((await verifyChain(spool)).ok);
   } finally {
     await rm(spool, { recursive: true, force: true });
   }
