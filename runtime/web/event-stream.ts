@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { canView, type Viewer } from './access.ts';
 import type { RecordingSummary } from './recording-summary.ts';
 import type { Session, SessionStore } from './sessions.ts';
@@ -29,7 +29,7 @@ export class EventStreams {
     this.heartbeat.unref();
   }
 
-  open(req: IncomingMessage, res: ServerResponse, viewer: Viewer, session: Session): void {
+  open(res: ServerResponse, viewer: Viewer, session: Session): void {
     const mine = [...this.clients].filter((c) => c.session === session);
     for (const old of mine.slice(0, Math.max(0, mine.length - MAX_STREAMS_PER_SESSION + 1))) this.drop(old);
     res.writeHead(200, {
@@ -41,7 +41,8 @@ export class EventStreams {
     res.write('retry: 3000\n\n');
     const client: Client = { viewer, session, res };
     this.clients.add(client);
-    req.on('close', () => this.clients.delete(client));
+    // The response's close covers both ends: the browser going away and our own end().
+    res.on('close', () => this.clients.delete(client));
   }
 
   journalAdded(recording: RecordingSummary): void {

@@ -96,7 +96,7 @@ export function createWebClient(deps: WebDeps): WebClient {
       path: '/api/events',
       handler: api((req, res) => {
         const signed = signedIn(ctx, req, res, false);
-        if (signed) events.open(req, res, signed.viewer, signed.session);
+        if (signed) events.open(res, signed.viewer, signed.session);
       }),
     },
   ];
