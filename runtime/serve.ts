@@ -107,8 +107,13 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   async function rememberStart(r: ActiveRecording): Promise<void> {
     const existing = await readPending(spool, r.file);
     if (existing) {
-      // Adopted after a restart: the sidecar knows when it really started.
+      // Adopted after a restart: the sidecar knows when it really started and who was on the call before.
       r.startedAt = new Date(existing.start);
+      for (const [k, v] of Object.entries(existing.vars)) if (!r.vars.get(k)) r.vars.set(k, v);
+      const before = existing.participants.filter((p) => !r.participants.some((q) => q.number === p.number));
+      r.participants.unshift(...before);
+      if (existing.decision === 'manual' && r.origin === 'dialplan') r.origin = 'manual';
+      if (existing.previousPart && !r.previousPart) r.previousPart = existing.previousPart;
       return;
     }
     await finisher.writePending({

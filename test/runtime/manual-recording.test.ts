@@ -132,6 +132,24 @@ test('CallControl for the web: active calls, start, pause/resume with MixMonitor
   assert.ok(env.serve!.tracker.recordings.has(auto.file));
 });
 
+test('a manual recording survives a runtime restart: picked up at the resync, the key still stops it, journal keeps its start', async () => {
+  env.plainCall(phone(BEN.ext, 'ben-restart@x'), TRUNK('0307070'), 'manual');
+  await env.sync();
+  assert.is((await key(BEN.mac, 'ben-restart@x')).body, xml('Aufnahme gestartet'));
+  env.fake.advance(2);
+  await env.stopServe();
+  env.fake.advance(1);
+  await env.start();
+  await env.serve!.synced();
+  assert.is((await key(BEN.mac, 'ben-restart@x')).body, xml('Aufnahme beendet'));
+  const [path] = await env.waitForJournals(1);
+  const j = await env.readJson<Journal>(path!);
+  assert.is(j.decision, 'manual');
+  assert.is(j.durationSeconds, 3);
+  assert.ok(j.participants.some((p) => p.number === '0307070'));
+  assert.not.ok(j.recovered);
+});
+
 test('the DTMF record feature (UserEvent MitschnittRecordKey) toggles like the SNOM key', async () => {
   const call = env.plainCall(phone(BEN.ext), TRUNK('0306666'), 'manual');
   await env.sync();
