@@ -163,6 +163,21 @@ test('live events: a new journal reaches only the users allowed to see it; call 
   }
 });
 
+test('a journal nobody announced (e.g. written while the service was down) is found by the periodic rescan and pushed live', async () => {
+  const h = await startHarness({ rescanIntervalMs: 20 });
+  try {
+    const s = await login(h.base, 'ben');
+    const stream = openEvents(h, s);
+    assert.is(await stream.opened, 200);
+    writeRecording(h.spool, { id: '1764500000.81-1764500000', start: new Date(2026, 10, 25, 11, 0), seconds: 1, caller: { number: '202', userId: 'ben' }, callee: { number: '0409' }, direction: 'outbound' });
+    await stream.until(1);
+    assert.equal(stream.events, [{ event: 'journal', data: '{"id":"1764500000.81-1764500000"}' }]);
+    stream.close();
+  } finally {
+    await h.close();
+  }
+});
+
 test('signing out ends the event stream of that session', async ({ h }) => {
   const s = await login(h.base, 'ben');
   const stream = openEvents(h, s);
