@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { Host } from '../generator/rule-set.ts';
 import type { KnownHostsEntry } from './host-key.ts';
 import { ensureAmiSecret, type SecretPaths } from './host-secrets.ts';
-import { CRON_FILE, DIALPLAN_FILE, UNIT_FILE, computePlan, hasChanges, type Actions, type HostPlan, type Reload } from './plan.ts';
+import { CRON_FILE, DIALPLAN_FILE, UNIT_FILE, computePlan, hasChanges, isReload, type Actions, type HostPlan, type Pending, type Reload } from './plan.ts';
 import { MANIFEST, sha256Hex, type LocalRelease, type Manifest } from './release-files.ts';
 import { acquireLock, lockOwner, type LockOptions } from './remote-lock.ts';
 import { dialplanVersion, reloadAndVerify, runningDialplanVersion } from './reload-verify.ts';
@@ -38,6 +38,7 @@ export const DEFAULT_CRON_DIR = '/etc/cron.d';
 export const DEFAULT_SYSTEMD_DIR = '/etc/systemd/system';
 
 export type HostStatus = 'deployed' | 'unchanged' | 'failed';
+
 
 export interface HostResult {
   host: string;
@@ -139,33 +140,40 @@ class HostDeploy {
     if (!hasChanges(plan)) {
       this.result.release = state.current;
       this.result.commit = state.manifest?.commit ?? null;
-      await this.repairUnchanged(expectedVersion, secretCreated);
+      await this.repairUnchanged(state, expectedVersion, secretCreated);
       return;
     }
 
     const name = await this.stage(state, plan);
-    this.progress('swap', name);
-    await this.swap(name, state.current);
-    this.progress('install');
-    await this.install(this.release.manifest, plan.actions, plan.firstDeploy);
-    const reloads = this.reloadsFor(plan.actions.reload, secretCreated);
-    this.progress('reload', reloads.join(', ') || 'nothing');
-    let verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
-    this.result.reloaded = reloads;
-    if (verdict.ok && plan.actions.restartRuntime) {
-      this.progress('restart');
-      verdict = await this.restartRuntime();
-    }
-    if (!verdict.ok && plan.firstDeploy && !(await this.asteriskIncludesUs())) {
-      // Expected on a host's very first deploy: the #include lines can only be added once the files exist.
-      this.result.notes.push(
-        `installed but NOT ACTIVE: no file in ${this.host.asteriskDir} includes extensions_mitschnitt.conf yet; add the #include lines (README: GitOps) and run mitschnitt deploy --host ${this.host.name} --reload`,
-      );
-      verdict = { ok: true };
-    }
-    if (!verdict.ok) {
-      await this.rollBack(state, verdict.reason);
-      return;
+    const reloads = this.reloadsFor([...plan.actions.reload, ...state.pending.filter(isReload)], secretCreated);
+    const restart = plan.actions.restartRuntime || state.pending.includes('restart');
+    const install = plan.actions.installCron || plan.actions.removeCron || plan.actions.installUnit || state.pending.includes('install');
+    // From the swap until everything is reloaded and verified, the host remembers what is still owed, so a deploy
+    // cut off in between is completed by the next one even if that one finds no file to change.
+    await this.markPending([...reloads, ...(install ? ['install' as const] : []), ...(restart ? ['restart' as const] : [])]);
+    try {
+      this.progress('swap', name);
+      await this.swap(name, state.current);
+      this.progress('install');
+      await this.install(this.release.manifest, state.pending.includes('install') ? installAll(this.release.manifest, plan.actions) : plan.actions, plan.firstDeploy);
+      this.progress('reload', reloads.join(', ') || 'nothing');
+      let verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
+      this.result.reloaded = reloads;
+      if (!verdict.ok && plan.firstDeploy && !(await this.asteriskIncludesUs())) {
+        // Expected on a host's very first deploy: the #include lines can only be added once the files exist.
+        this.result.notes.push(
+          `installed but NOT ACTIVE: no file in ${this.host.asteriskDir} includes extensions_mitschnitt.conf yet; add the #include lines (README: GitOps) and run mitschnitt deploy --host ${this.host.name} --reload`,
+        );
+        verdict = { ok: true };
+      }
+      if (verdict.ok && restart) {
+        this.progress('restart');
+        verdict = await this.restartRuntime();
+      }
+      if (!verdict.ok) return await this.rollBack(state, verdict.reason);
+      await this.markPending([]);
+    } catch (err) {
+      return await this.rollBack(state, (err as Error).message);
     }
     this.result.status = 'deployed';
     this.result.release = name;
@@ -173,14 +181,29 @@ class HostDeploy {
     await this.prune(name, state.current);
   }
 
+  /** Writes (or, for nothing, removes) `<dir>/pending`: the reloads and restart a deploy still owes the host. */
+  private async markPending(owed: Pending[]): Promise<void> {
+    const file = this.path('pending');
+    await this.remote(
+      'recording pending reloads',
+      owed.length ? sh`printf '%s\n' ${owed.join(' ')} > ${file + '.new'} && mv -f ${file + '.new'} ${file}` : sh`rm -f ${file}`,
+    );
+  }
+
   /**
-   * Nothing to upload: uploads 0 bytes and reloads nothing, unless the running dialplan is not the deployed one
-   * (a refused reload earlier, or the admin just added the #include): then the dialplan is reloaded and verified.
+   * Nothing to upload: uploads 0 bytes and reloads nothing, unless something is owed: a running dialplan that is not
+   * the deployed one (a refused reload, or the admin just added the #include), reloads or a restart an interrupted
+   * deploy left pending, a new AMI secret include, or --reload. Those are done and verified.
    */
-  private async repairUnchanged(expectedVersion: string | null, secretCreated: boolean): Promise<void> {
-    let reloads: Reload[] = [];
-    if (expectedVersion && (await runningDialplanVersion(this.session)) !== expectedVersion) reloads.push('dialplan');
-    reloads = this.reloadsFor(reloads, secretCreated);
+  private async repairUnchanged(state: RemoteState, expectedVersion: string | null, secretCreated: boolean): Promise<void> {
+    const needed: Reload[] = state.pending.filter(isReload);
+    if (expectedVersion && (await runningDialplanVersion(this.session)) !== expectedVersion) needed.push('dialplan');
+    const reloads = this.reloadsFor(needed, secretCreated);
+    const restart = state.pending.includes('restart');
+    if (state.pending.includes('install') && state.manifest) {
+      this.progress('install');
+      await this.install(state.manifest, installAll(state.manifest, { reload: [], installCron: false, removeCron: false, installUnit: false, restartRuntime: false }));
+    }
     if (reloads.length) {
       this.progress('reload', reloads.join(', '));
       const verdict = await reloadAndVerify(this.session, reloads, expectedVersion);
@@ -191,6 +214,16 @@ class HostDeploy {
         return;
       }
     }
+    if (restart) {
+      this.progress('restart');
+      const verdict = await this.restartRuntime();
+      if (!verdict.ok) {
+        this.result.status = 'failed';
+        this.result.reason = `files are up to date, but ${verdict.reason}`;
+        return;
+      }
+    }
+    if (state.pending.length) await this.markPending([]);
     this.result.status = 'unchanged';
   }
 
@@ -297,7 +330,7 @@ class HostDeploy {
     if (!old || !state.manifest) {
       // First deploy: there is no older set. The files stay so the admin can add the #include lines; the next
       // deploy (unchanged) reloads and verifies again.
-      this.result.reason = `${reason} (first deploy: nothing to roll back to; the files stay in ${this.dir}/current)`;
+      this.result.reason = `${reason} (first deploy: nothing to roll back to; the files stay in ${this.dir}/current and the next deploy retries the reloads)`;
       this.result.release = this.staged ?? this.release.id;
       return;
     }
@@ -318,6 +351,7 @@ class HostDeploy {
         if (!restart.ok) problems.push(restart.reason);
       }
       await this.remote('removing the failed release', sh`rm -rf ${this.path('releases', this.staged!)}`);
+      if (problems.length === 0) await this.markPending([]);
     } catch (err) {
       problems.push(`rollback incomplete: ${(err as Error).message}`);
     }
@@ -359,6 +393,11 @@ class HostDeploy {
   }
 }
 
+
+/** An interrupted install is redone in full: cron file and unit as the release has them. */
+function installAll(manifest: Manifest, actions: Actions): Actions {
+  return { ...actions, installCron: CRON_FILE in manifest.files, removeCron: !(CRON_FILE in manifest.files), installUnit: UNIT_FILE in manifest.files };
+}
 
 /**
  * The folder name for a release: its content id, or `<id>-<n>` when the live release has that id but must be rebuilt

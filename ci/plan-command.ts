@@ -19,6 +19,8 @@ export interface HostPlanReport {
   plan?: HostPlan;
   /** Unified diffs of changed text files, by path. */
   diffs?: Record<string, string>;
+  /** Reloads, install or restart an interrupted deploy still owes the host: the next deploy does them. */
+  pending?: string[];
   /** Set when the files are current but Asterisk runs another dialplan version: deploy would reload it. */
   staleDialplan?: string;
   error?: string;
@@ -38,7 +40,8 @@ export async function planHost(host: Host, outDir: string, auth: SshAuth, knownH
       const after = change.kind === 'remove' ? null : release.read(change.path);
       diffs[change.path] = unifiedDiff(change.path, before, after);
     }
-    if (hasChanges(plan)) return { host: host.name, status: 'changes', plan, diffs };
+    if (hasChanges(plan)) return { host: host.name, status: 'changes', plan, diffs, pending: state.pending };
+    if (state.pending.length) return { host: host.name, status: 'changes', plan, pending: state.pending };
     const expected = DIALPLAN_FILE in release.manifest.files ? dialplanVersion(release.read(DIALPLAN_FILE).toString('utf8')) : null;
     if (expected) {
       const running = await runningDialplanVersion(session);
@@ -56,7 +59,8 @@ export async function planHost(host: Host, outDir: string, auth: SshAuth, knownH
 
 export function formatReport(report: HostPlanReport): string {
   if (report.status === 'error') return `host ${report.host}: ERROR ${report.error}\n`;
-  const text = formatPlan(report.plan!, new Map(Object.entries(report.diffs ?? {})));
+  let text = formatPlan(report.plan!, new Map(Object.entries(report.diffs ?? {})));
+  if (report.pending?.length) text += `  an interrupted deploy still owes: ${report.pending.join(', ')} (the next deploy does it)\n`;
   if (report.staleDialplan) {
     return text.replace(/  no changes\n$/, `  no file changes, but Asterisk runs dialplan version ${report.staleDialplan}: deploy reloads the dialplan\n`);
   }

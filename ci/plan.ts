@@ -14,6 +14,13 @@ export interface FileChange {
 
 export type Reload = 'dialplan' | 'manager' | 'features';
 
+/** What a deploy can owe a host after the swap (kept in `<dir>/pending` until done). */
+export type Pending = Reload | 'install' | 'restart';
+
+export function isReload(word: Pending): word is Reload {
+  return word !== 'restart' && word !== 'install';
+}
+
 /** What a deploy does on the host besides swapping the files. */
 export interface Actions {
   /** Asterisk reloads, in the order they run. */

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { parseManifest, MANIFEST, type Manifest } from './release-files.ts';
 import { RemoteError, type RemoteSession } from './ssh-connection.ts';
 import { sh } from './shell.ts';
+import type { Pending } from './plan.ts';
 
 /** What is deployed on a host under host.dir. */
 export interface RemoteState {
@@ -13,7 +14,11 @@ export interface RemoteState {
   releases: string[];
   /** Files of the current release that no longer match its manifest (edited or deleted on the host). */
   drifted: string[];
+  /** Reloads and restart an interrupted deploy still owes the host (`<dir>/pending`). */
+  pending: Pending[];
 }
+
+const PENDING_WORDS: readonly Pending[] = ['dialplan', 'manager', 'features', 'install', 'restart'];
 
 /** Release folders: the content id, or `<id>-<n>` for a copy rebuilt after files were edited on the host. */
 const RELEASE_NAME = /^[0-9a-f]{16}(-[0-9]{1,6})?$/;
@@ -29,6 +34,7 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
   const out = await session.run(
     'reading the deployed state',
     sh`cd ${dir} 2>/dev/null || exit 0; printf 'current=%s\\n' "$(readlink current || true)"; printf 'previous=%s\\n' "$(readlink previous || true)"; ` +
+      `printf 'pending=%s\\n' "$(head -c 200 pending 2>/dev/null | tr -s ' \\n' ' ')"; ` +
       `if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi`,
   );
   const values = (key: string) => out.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
@@ -47,7 +53,8 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
     }
   }
   const drifted = manifest ? await findDrift(session, posix.join(dir, 'current'), manifest) : [];
-  return { current, previous, manifest, releases, drifted };
+  const pending = PENDING_WORDS.filter((w) => (values('pending')[0] ?? '').split(' ').includes(w));
+  return { current, previous, manifest, releases, drifted, pending };
 }
 
 /** `sha256sum --check` of a deployed release against its own manifest: someone may have edited it by hand. */

@@ -103,10 +103,12 @@ test('first deploy with the includes in place but a refused reload: failed, noth
   const r = await deployHost(p.host, release, options(p));
   assert.is(r.status, 'failed');
   assert.match(r.reason!, 'first deploy: nothing to roll back to');
+  assert.equal(p.systemctlCalls(), ['daemon-reload', 'enable mitschnitt'], 'the runtime is not started on a failed deploy');
   p.flag('fail-dialplan', false);
   const retry = await deployHost(p.host, release, options(p));
   assert.is(retry.status, 'unchanged', retry.reason);
-  assert.equal(retry.reloaded, ['dialplan']);
+  assert.equal(retry.reloaded, ['dialplan', 'manager', 'features'], 'everything the failed deploy owed');
+  assert.equal(p.systemctlCalls().slice(2), ['daemon-reload', 'restart mitschnitt']);
 });
 
 test('unchanged re-deploy uploads 0 bytes, reloads nothing, keeps the secret', async () => {
@@ -258,6 +260,30 @@ test('a connection cut in the middle of the upload leaves the old set intact; th
   assert.match(retry.notes.join(' '), 'took over a stale deploy lock: its deploy is gone');
   assert.is(current(p), `releases/${next.id}`);
   assert.equal(readdirSync(join(p.host.dir, 'releases')).filter((n) => n.endsWith('.tmp')), [], 'no staging leftovers');
+});
+
+test('a connection cut right after the swap: the new set is live, and the next deploy does the owed install, reloads and restart', async () => {
+  const p = await pbx('cut-after-swap');
+  assert.is((await deployHost(p.host, build(p), options(p))).status, 'deployed');
+  const next = build(p, { dialplanBody: 'exten => s,1,Return(after-swap)', cronSchedule: '1 1 * * *', retentionDays: 5 });
+  p.clearLogs();
+  const onProgress = (e: ProgressEvent) => {
+    if (e.phase === 'install') for (const pid of p.sshd.sessionPids()) process.kill(pid, 'SIGKILL');
+  };
+  const cut = await deployHost(p.host, next, options(p, { onProgress }));
+  assert.is(cut.status, 'failed');
+  assert.is(current(p), `releases/${next.id}`, 'the swap happened: one complete set, the new one');
+  assert.equal(p.asteriskCommands(), [], 'nothing reloaded yet');
+  assert.is(readFileSync(join(p.host.dir, 'pending'), 'utf8'), 'dialplan install restart\n');
+
+  const repair = await deployHost(p.host, next, options(p));
+  assert.is(repair.status, 'unchanged', repair.reason);
+  assert.is(repair.bytesUploaded, 0);
+  assert.equal(repair.reloaded, ['dialplan']);
+  assert.match(loadedDialplan(p), 'Return(after-swap)');
+  assert.is(readFileSync(join(p.cronDir, 'mitschnitt'), 'utf8'), next.read('cron/mitschnitt').toString());
+  assert.equal(p.systemctlCalls(), ['daemon-reload', 'restart mitschnitt']);
+  assert.not.ok(existsSync(join(p.host.dir, 'pending')), 'nothing owed any more');
 });
 
 test('two concurrent deploys to one host never interleave: the second waits, then finds nothing to do', async () => {
