@@ -213,7 +213,7 @@ function dialplanVars(caller: string, callee: string, decision: string, rule: st
 }
 
 /** Polls until `check` returns a truthy value (a failure guard for asynchronous effects, not a timing assertion). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
