@@ -7,9 +7,9 @@ import { authRoutes } from './auth-api.ts';
 import { callRoutes } from './calls-api.ts';
 import { EventStreams } from './event-stream.ts';
 import { JournalIndex } from './journal-index.ts';
-import { FailureLimiter, type LimiterOptions } from './rate-limit.ts';
+import { FailureLimiter } from './rate-limit.ts';
 import { recordingRoutes } from './recordings-api.ts';
-import { SessionStore, type SessionOptions } from './sessions.ts';
+import { SessionStore } from './sessions.ts';
 import { staticRoutes } from './static-assets.ts';
 import { api, signedIn, type WebContext } from './web-context.ts';
 
@@ -25,9 +25,6 @@ export interface WebDeps {
   secretsDir?: string;
   /** How often the spool is rescanned for journals the hook did not announce (and for deleted ones). Default 60 s; 0 = never. */
   rescanIntervalMs?: number;
-  sessions?: SessionOptions;
-  /** Failed sign-ins allowed per IP and per user name (default 5 per 5 minutes). */
-  loginLimit?: LimiterOptions;
 }
 
 export interface WebClient {
@@ -44,7 +41,7 @@ export function createWebClient(deps: WebDeps): WebClient {
   const spool = deps.spool ?? deps.policy.settings.spool;
   const viewableNumbers = new Set(Object.values(deps.policy.users).flatMap((u) => [u.ext, ...u.canViewNumbers]));
   const index = new JournalIndex(spool, viewableNumbers, deps.log);
-  const sessions = new SessionStore(deps.sessions);
+  const sessions = new SessionStore();
   const events = new EventStreams(sessions);
   const ready = index.scan().then(
     ({ added }) => deps.log.info('web journal index built', { spool, recordings: added.length }),
@@ -57,8 +54,8 @@ export function createWebClient(deps: WebDeps): WebClient {
     index,
     indexReady: ready,
     sessions,
-    ipFailures: new FailureLimiter(deps.loginLimit),
-    userFailures: new FailureLimiter(deps.loginLimit),
+    ipFailures: new FailureLimiter(),
+    userFailures: new FailureLimiter(),
     audit: new AuditLog(auditLogPath(spool)),
     events,
     secretsDir: deps.secretsDir ?? deps.policy.settings.secretsDir,
