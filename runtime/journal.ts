@@ -138,7 +138,3 @@ export async function atomicWrite(path: string, content: Buffer | string): Promi
     throw err;
   }
 }
-
-export async function readJournal(path: string): Promise<Journal> {
-  return JSON.parse(await readFile(path, 'utf8')) as Journal;
-}
