@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.ts';
 import { canView, isSelf, type Viewer } from './access.ts';
 import { isRecordingId, StringPool, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
@@ -115,6 +115,11 @@ export class JournalIndex {
 
   /** Reads one journal file into the index; returns the summary when it is new. */
   async add(journalPath: string): Promise<RecordingSummary | undefined> {
+    // Only journals in the spool's day folders: whatever sits next to an indexed journal can be downloaded.
+    if (!/^\d{4}\/\d{2}\/\d{2}$/.test(relative(this.spool, dirname(journalPath))) || !journalPath.endsWith('.json')) {
+      this.log.warn('journal outside the spool day folders ignored', { journal: journalPath });
+      return undefined;
+    }
     const summary = await this.read(journalPath);
     if (!summary || this.byId.has(summary.id)) return undefined;
     this.byId.set(summary.id, summary);

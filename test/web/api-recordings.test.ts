@@ -201,6 +201,21 @@ test('rescan picks up new journals (team numbers via canViewNumbers), skips pend
   assert.equal((await list(h, s.frank)).rows, []);
 });
 
+test('the journal hook only accepts journals inside the spool day folders', async ({ h }) => {
+  const outside = join(h.dir, 'elsewhere', '2026', '11', '24');
+  mkdirSync(outside, { recursive: true });
+  const r = writeRecording(join(h.dir, 'elsewhere'), {
+    id: '1764000950.22-1764000950',
+    start: new Date(2026, 10, 24, 19, 0),
+    seconds: 1,
+    caller: { number: '201', userId: 'anna' },
+    callee: { number: '0301' },
+    direction: 'outbound',
+  });
+  assert.is(await h.web.index.add(r.journal), undefined);
+  assert.not.ok(h.web.index.get('1764000950.22-1764000950'));
+});
+
 test('a recording deleted by retention before the rescan answers 404 and leaves the index', async ({ h, s }) => {
   const r = writeRecording(h.spool, {
     id: '1764001000.21-1764001000',

@@ -67,6 +67,26 @@ test('anna signs in (German browser) and sees her journal, newest first, each wi
   assert.equal(second.slice(0, 7), ['24.11.2026', '10:02', 'Kunde GmbH (0897654321)', '↙ eingehend', '0:02', '● REC', 'Vertrieb: externe Gespräche']);
 });
 
+test('every control has an accessible name and is reachable with Tab', async ({ anna }) => {
+  const unnamed = await anna.evaluate(() =>
+    [...document.querySelectorAll('button, a[href], input, select, audio')]
+      .filter((e) => !(e as HTMLElement).hidden && (e as HTMLElement).offsetParent !== null)
+      .filter((e) => {
+        const label = e.getAttribute('aria-label') || e.textContent?.trim() || (e.id && document.querySelector(`label[for="${e.id}"]`)?.textContent?.trim()) || e.closest('label')?.textContent?.trim();
+        return !label && e.tagName !== 'AUDIO';
+      })
+      .map((e) => e.outerHTML.slice(0, 80)),
+  );
+  assert.equal(unnamed, []);
+  const reached = new Set<string>();
+  await anna.focus('#lang');
+  for (let i = 0; i < 40; i++) {
+    await anna.keyboard.press('Tab');
+    reached.add(await anna.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-id') ?? document.activeElement?.id ?? ''));
+  }
+  for (const id of ['logout', 'f-from', 'f-number', '1764000000.11-1764000000']) assert.ok(reached.has(id), `Tab reaches ${id}`);
+});
+
 test('play: the audio element loads the recording over Range requests and reaches canplay; the play is audited', async ({ anna, h }) => {
   await anna.evaluate(() => {
     const audio = document.getElementById('audio') as HTMLAudioElement;
