@@ -303,13 +303,15 @@ class HostDeploy {
     const lines = ['set -e', 'umask 022'];
     const cron = posix.join(this.options.cronDir, 'mitschnitt');
     const unit = posix.join(this.options.systemdDir, 'mitschnitt.service');
+    // Temp names are per process ($$): two deploys to hosts sharing a machine never trip over each other's copy.
     if (actions.installCron && CRON_FILE in manifest.files) {
-      const tmp = posix.join(this.options.cronDir, '.mitschnitt.new');
-      lines.push(sh`cp ${this.path('current', CRON_FILE)} ${tmp} && chmod 0644 ${tmp} && mv -f ${tmp} ${cron}`);
+      const tmp = `${quote(posix.join(this.options.cronDir, '.mitschnitt.new'))}.$$`;
+      lines.push(`cp ${quote(this.path('current', CRON_FILE))} ${tmp} && chmod 0644 ${tmp} && mv -f ${tmp} ${quote(cron)}`);
     }
     if (actions.removeCron) lines.push(sh`rm -f ${cron}`);
     if (actions.installUnit && UNIT_FILE in manifest.files) {
-      lines.push(sh`cp ${this.path('current', UNIT_FILE)} ${unit}.new && chmod 0644 ${unit}.new && mv -f ${unit}.new ${unit}`);
+      const tmp = `${quote(`${unit}.new`)}.$$`;
+      lines.push(`cp ${quote(this.path('current', UNIT_FILE))} ${tmp} && chmod 0644 ${tmp} && mv -f ${tmp} ${quote(unit)}`);
       lines.push('systemctl daemon-reload');
       if (enable) lines.push('systemctl enable mitschnitt');
     }
