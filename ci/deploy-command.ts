@@ -41,8 +41,8 @@ export const deployCommand: Command = {
       const git = await checkGitState(rulesDir);
       if (git.problems.length) throw new UserError(`refusing to deploy: ${git.problems.join('; ')} (--allow-dirty deploys anyway)`);
     }
-    const hosts = await buildAndSelect(rulesDir, outDir, values.host, values.all);
     const { auth, knownHosts } = sshSetup(values.identity, values['known-hosts']);
+    const hosts = await buildAndSelect(rulesDir, outDir, values.host, values.all);
     const view = values.json ? null : new ProgressView(process.stderr, hosts.map((h) => h.name));
     const results: HostResult[] = await deployAll(
       hosts,

@@ -77,8 +77,8 @@ export const planCommand: Command = {
     const { values } = parseFlags(argv, COMMON_FLAGS);
     const parallel = positiveInt(values.parallel, '--parallel', 4);
     const outDir = values.out ?? 'out';
-    const hosts = await buildAndSelect(values.rules ?? BUNDLED_RULES, outDir, values.host, values.all);
     const { auth, knownHosts } = sshSetup(values.identity, values['known-hosts']);
+    const hosts = await buildAndSelect(values.rules ?? BUNDLED_RULES, outDir, values.host, values.all);
     const reports: HostPlanReport[] = new Array(hosts.length);
     let next = 0;
     await Promise.all(
