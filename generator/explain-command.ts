@@ -79,6 +79,15 @@ function readPolicy(path: string, hostName: string | undefined): Policy {
   if (!p || typeof p !== 'object' || p.version !== 1 || typeof p.host !== 'string' || typeof p.numbers !== 'object' || typeof p.rules !== 'object') {
     throw new UserError(`${path} is not a mitschnitt policy.json (version 1); build one with mitschnitt build`);
   }
+  for (const [ext, n] of Object.entries(p.numbers as Record<string, unknown>)) {
+    if (!isNumberEntry(n)) throw new UserError(`${path}: number ${ext} lacks its outbound/inbound cells; rebuild it with mitschnitt build`);
+  }
   if (hostName !== undefined && hostName !== p.host) throw new UserError(`${path} is the policy of host ${p.host}, not ${hostName}`);
   return p as Policy;
+}
+
+function isNumberEntry(value: unknown): boolean {
+  const n = value as Record<string, Record<string, { decision?: unknown }> | undefined> | null;
+  const cellOk = (c: { decision?: unknown } | undefined) => typeof c?.decision === 'string';
+  return !!n && typeof n === 'object' && ['outbound', 'inbound'].every((d) => cellOk(n[d]?.internal) && cellOk(n[d]?.external));
 }

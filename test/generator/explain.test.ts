@@ -130,6 +130,10 @@ test('CLI: --policy reads a built policy.json and gives the same answer as --rul
   const notPolicy = await cli('--from', '1', '--to', '2', '--policy', join(tmp, 'not-policy.json'));
   assert.is(notPolicy.status, 1);
   assert.match(notPolicy.stderr, /is not a mitschnitt policy\.json/);
+  writeFileSync(join(tmp, 'damaged.json'), JSON.stringify({ version: 1, host: 'pbx-berlin', numbers: { '201': { kind: 'user' } }, rules: {} }));
+  const damaged = await cli('--from', '201', '--to', '2', '--policy', join(tmp, 'damaged.json'));
+  assert.is(damaged.status, 1);
+  assert.match(damaged.stderr, /number 201 lacks its outbound\/inbound cells/);
 });
 
 test('CLI: usage errors exit 2 with the usage; invalid rules exit 1', async () => {
