@@ -50,11 +50,21 @@ export function cliFailure(output: string): string | null {
   return output.split('\n').find((line) => failure.test(line)) ?? firstLine(output);
 }
 
-/** Runs one `asterisk -rx` command; returns its output, or throws with the reason Asterisk gave. */
-export async function asteriskCli(session: RemoteSession, command: string): Promise<string> {
-  const r = await session.exec(sh`asterisk -rx ${command}`);
+/** A wedged Asterisk can leave `asterisk -rx` hanging; coreutils `timeout` ends it (exit 124). */
+const CLI_TIMEOUT_SECONDS = 60;
+
+/** Runs `asterisk -rx <command>` on the host; a non-zero exit (Asterisk down, timeout) is an error with the reason. */
+async function runCli(session: RemoteSession, command: string): Promise<string> {
+  const r = await session.exec(sh`timeout ${CLI_TIMEOUT_SECONDS} asterisk -rx ${command}`);
   const output = r.stdout + r.stderr;
+  if (r.code === 124) throw new Error(`'asterisk -rx "${command}"' did not answer within ${CLI_TIMEOUT_SECONDS}s`);
   if (r.code !== 0) throw new Error(`'asterisk -rx "${command}"' exited ${r.code ?? r.signal}: ${firstLine(output) || 'no output'}`);
+  return output;
+}
+
+/** Runs one `asterisk -rx` command; returns its output, or throws with the reason Asterisk gave. */
+async function asteriskCli(session: RemoteSession, command: string): Promise<string> {
+  const output = await runCli(session, command);
   const failure = cliFailure(output);
   if (failure) throw new Error(`'${command}' failed: ${failure}`);
   return output;
@@ -62,9 +72,7 @@ export async function asteriskCli(session: RemoteSession, command: string): Prom
 
 /** Asks the running dialplan for its version; null when the mitschnitt context is not loaded. */
 export async function runningDialplanVersion(session: RemoteSession): Promise<string | null> {
-  const r = await session.exec(sh`asterisk -rx ${VERSION_COMMAND}`);
-  if (r.code !== 0) throw new Error(`'asterisk -rx "${VERSION_COMMAND}"' exited ${r.code ?? r.signal}: ${firstLine(r.stdout + r.stderr) || 'no output'}`);
-  return loadedVersion(r.stdout);
+  return loadedVersion(await runCli(session, VERSION_COMMAND));
 }
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };

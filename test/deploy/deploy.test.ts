@@ -234,6 +234,24 @@ test('a failed features reload rolls back, restoring the cron file and restartin
   p.flag('fail-features', false);
 });
 
+test('Asterisk not running: the deploy fails with the console\'s reason, rolls back, and owes the reloads', async () => {
+  const p = await pbx('asterisk-down');
+  const good = build(p);
+  assert.is((await deployHost(p.host, good, options(p))).status, 'deployed');
+  p.flag('down', true);
+  const r = await deployHost(p.host, build(p, { dialplanBody: 'exten => s,1,Return(down)' }), options(p));
+  assert.is(r.status, 'failed');
+  assert.match(r.reason!, 'Unable to connect to remote asterisk');
+  assert.match(r.reason!, 'reloading the old set failed too');
+  assert.is(current(p), `releases/${good.id}`);
+  assert.is(readFileSync(join(p.host.dir, 'pending'), 'utf8'), 'dialplan\n', 'the next deploy reloads again');
+  p.flag('down', false);
+  const next = await deployHost(p.host, good, options(p));
+  assert.is(next.status, 'unchanged', next.reason);
+  assert.equal(next.reloaded, ['dialplan']);
+  assert.not.ok(existsSync(join(p.host.dir, 'pending')));
+});
+
 test('a connection cut in the middle of the upload leaves the old set intact; the next deploy succeeds', async () => {
   const p = await pbx('cut');
   const good = build(p);
