@@ -365,6 +365,12 @@ test('an unknown host key is refused before anything happens, naming both finger
   assert.match(r.reason!, 'refusing to connect');
   assert.not.ok(existsSync(p.host.dir), 'nothing was created on the host');
 
+  const strangerKey = join(work, 'stranger');
+  keygen(strangerKey);
+  const unauthorised = await deployHost(p.host, build(p), options(p, { auth: { privateKey: readFileSync(strangerKey) } }));
+  assert.is(unauthorised.status, 'failed');
+  assert.match(unauthorised.reason!, 'All configured authentication methods failed');
+
   const knownHosts = [{ marker: '' as const, patterns: `[127.0.0.1]:${p.host.port}`, keyBlob: Buffer.from(p.sshd.hostKeyPublic.split(' ')[1]!, 'base64') }];
   const viaKnownHosts = await deployHost({ ...p.host, hostKey: wrong }, build(p), options(p, { knownHosts }));
   assert.is(viaKnownHosts.status, 'deployed', viaKnownHosts.reason);
