@@ -394,6 +394,20 @@ test('two hosts in parallel, one failing: the other is deployed, the failure is 
   assert.ok(events.some((e) => e.host === 'par-b' && e.phase === 'failed'));
 });
 
+test('going back to a release still on the host (git revert) reuses it after checking it: nothing uploaded', async () => {
+  const p = await pbx('revert');
+  const v1 = build(p);
+  assert.is((await deployHost(p.host, v1, options(p))).status, 'deployed');
+  assert.is((await deployHost(p.host, build(p, { dialplanBody: 'exten => s,1,Return(v2)' }), options(p))).status, 'deployed');
+  p.clearLogs();
+  const back = await deployHost(p.host, build(p), options(p));
+  assert.is(back.status, 'deployed', back.reason);
+  assert.is(back.release, v1.id);
+  assert.is(back.bytesUploaded, 0);
+  assert.equal(back.reloaded, ['dialplan']);
+  assert.match(loadedDialplan(p), 'Return(none)');
+});
+
 test('old releases are pruned to the newest three (current and previous kept)', async () => {
   const p = await pbx('prune');
   const ids: string[] = [];
