@@ -1,4 +1,6 @@
-import { access } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { UserError } from '../bin/cli-support.ts';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AmiSession, type AmiSessionOptions } from './ami-session.ts';
@@ -6,7 +8,7 @@ import type { AmiMessage } from './ami-parser.ts';
 import { CallTracker, type ActiveRecording, type EndedRecording } from './call-tracker.ts';
 import { createHttpServer, type Route } from './http-server.ts';
 import { JournalFinisher, readPending } from './journal-finisher.ts';
-import { journalPathFor, JournalWriter } from './journal.ts';
+import { journalPathFor, JournalWriter, stateDir } from './journal.ts';
 import { createLogger, type Logger } from './log.ts';
 import { RecordingControl } from './manual-recording.ts';
 import { loadRuntimeConfig, parseListen } from './runtime-config.ts';
@@ -58,6 +60,15 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const config = await loadRuntimeConfig(o.configDir, o.secretsDir);
   const { policy } = config;
   const spool = policy.settings.spool;
+  try {
+    // The admin creates the spool (README "On the PBX"); only our state folder is made here, non-recursively.
+    await access(spool, constants.W_OK);
+    await mkdir(stateDir(spool)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  } catch (err) {
+    throw new UserError(`the spool ${spool} is not writable for this user: ${(err as Error).message} (see README "On the PBX")`);
+  }
   const writer = await JournalWriter.open(spool);
 
   let control: RecordingControl;

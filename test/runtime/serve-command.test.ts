@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BEN, RuntimeEnv, get } from './runtime-env.ts';
 
@@ -28,6 +29,22 @@ test('serve: a config folder without policy.json is exit 1 with one clear line; 
   const usage = run(['serve', '--bogus']);
   assert.is(await usage.done, 2);
   assert.match(usage.err(), /Usage: mitschnitt serve/);
+});
+
+test('serve: a spool that is missing or not a folder is exit 1 naming the spool', async () => {
+  const env = await RuntimeEnv.create();
+  try {
+    const policyPath = `${env.configDir}/policy.json`;
+    const policy = JSON.parse(readFileSync(policyPath, 'utf8')) as { settings: { spool: string } };
+    writeFileSync(`${env.dir}/a-file`, '');
+    policy.settings.spool = `${env.dir}/a-file/spool`;
+    writeFileSync(policyPath, JSON.stringify(policy));
+    const p = run(['serve', '--config', env.configDir]);
+    assert.is(await p.done, 1);
+    assert.match(p.err(), /^mitschnitt serve: the spool \S+\/a-file\/spool is not writable for this user: ENOTDIR/);
+  } finally {
+    await env.dispose();
+  }
 });
 
 test('serve: runs as a process, logs JSON lines, answers HTTP, and exits 0 on SIGTERM', async () => {
