@@ -7,8 +7,16 @@ import { BEN, RuntimeEnv, get } from './runtime-env.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mitschnitt.js', import.meta.url));
 
+/** Children still running when the file ends are killed, so a failing test never leaves a server behind. */
+const children = new Set<ReturnType<typeof spawn>>();
+test.after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 function run(args: string[]): { done: Promise<number | null>; out: () => string; err: () => string; kill: (s: NodeJS.Signals) => void } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('close', () => children.delete(child));
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
