@@ -54,6 +54,7 @@ await env.serve!.synced();
   console.log(`SNOM key toggle (HTTP → AMI → XML), 400 presses: p50 ${pct(times, 50).toFixed(2)} ms, p99 ${pct(times, 99).toFixed(2)} ms`);
   env.fake.hangup(call.caller);
   await env.sync();
+  await env.waitForJournals(200); // one journal per start/stop pair
 }
 
 // 3. End to end over loopback, and memory: 10,000 calls (every 100th recorded and journaled).
@@ -76,6 +77,18 @@ await env.serve!.synced();
   const size = env.serve!.tracker.size;
   const mem = memMB();
   console.log(`After 10,000 calls: RSS ${mem.rss.toFixed(1)} MB (before ${memBefore.rss.toFixed(1)} MB), heap ${mem.heap.toFixed(1)} MB (before ${memBefore.heap.toFixed(1)} MB); still tracked: ${size.channels} channels, ${size.bridges} bridges, ${size.recordings} recordings`);
+}
+
+// 4. Another 10,000 calls: memory must not grow with the number of calls handled (the first round warms up).
+{
+  for (let i = 0; i < 10_000; i++) {
+    const c = env.plainCall(phone(BEN.ext), TRUNK(`05${i}`), 'none');
+    env.fake.hangup(c.callee);
+    if (i % 200 === 199) await env.sync();
+  }
+  await env.sync();
+  const mem = memMB();
+  console.log(`After 10,000 more calls: RSS ${mem.rss.toFixed(1)} MB, heap ${mem.heap.toFixed(1)} MB; still tracked: ${env.serve!.tracker.size.channels} channels`);
 }
 
 await env.dispose();
