@@ -150,6 +150,24 @@ test('a manual recording survives a runtime restart: picked up at the resync, th
   assert.not.ok(j.recovered);
 });
 
+test('wav49: the SNOM key records into <uniqueid>-<epoch>.WAV and the journal takes the duration from the GSM header', async () => {
+  await env.dispose();
+  env = await RuntimeEnv.create({ format: 'wav49' });
+  await env.start();
+  await env.serve!.synced();
+  env.plainCall(phone(BEN.ext, 'ben-gsm@x'), TRUNK('0308080'), 'manual');
+  await env.sync();
+  assert.is((await key(BEN.mac, 'ben-gsm@x')).body, xml('Aufnahme gestartet'));
+  assert.match(header(actions('MixMonitor')[0]!.headers, 'File')!, /\/\d+\.\d+-\d+\.WAV$/);
+  env.fake.advance(3);
+  assert.is((await key(BEN.mac, 'ben-gsm@x')).body, xml('Aufnahme beendet'));
+  const [path] = await env.waitForJournals(1);
+  const j = await env.readJson<Journal>(path!);
+  assert.match(j.audio, /\.WAV$/);
+  assert.is(j.durationSeconds, 3);
+  assert.is(j.sizeBytes, 60 + 3 * 1625);
+});
+
 test('the DTMF record feature (UserEvent MitschnittRecordKey) toggles like the SNOM key', async () => {
   const call = env.plainCall(phone(BEN.ext), TRUNK('0306666'), 'manual');
   await env.sync();

@@ -82,11 +82,12 @@ export class RuntimeEnv {
     readonly spool: string,
     readonly configDir: string,
     readonly secretsDir: string,
+    readonly format: 'wav' | 'wav49',
   ) {}
 
-  static async create(o: { channelvars?: string[]; amiSecret?: string; fileCloseDelayMs?: number } = {}): Promise<RuntimeEnv> {
+  static async create(o: { channelvars?: string[]; amiSecret?: string; fileCloseDelayMs?: number; format?: 'wav' | 'wav49' } = {}): Promise<RuntimeEnv> {
     const dir = await mkdtemp(join(tmpdir(), 'mitschnitt-rt-'));
-    const env = new RuntimeEnv(dir, join(dir, 'spool'), join(dir, 'current'), join(dir, 'secrets'));
+    const env = new RuntimeEnv(dir, join(dir, 'spool'), join(dir, 'current'), join(dir, 'secrets'), o.format ?? 'wav');
     await mkdir(env.spool, { recursive: true });
     await mkdir(env.configDir, { recursive: true });
     await mkdir(env.secretsDir, { recursive: true });
@@ -98,7 +99,9 @@ export class RuntimeEnv {
     });
     const port = await env.fake.start();
     await writeFile(join(env.secretsDir, 'ami'), `${o.amiSecret ?? 'right-secret'}\n`);
-    await writeFile(join(env.configDir, 'policy.json'), JSON.stringify(policyFixture(env.spool, env.secretsDir, port), null, 2));
+    const policy = policyFixture(env.spool, env.secretsDir, port);
+    policy.settings.format = env.format;
+    await writeFile(join(env.configDir, 'policy.json'), JSON.stringify(policy, null, 2));
     return env;
   }
 
@@ -140,7 +143,7 @@ export class RuntimeEnv {
 
   /** The audio path the dialplan would give a recording on this channel uniqueid now. */
   audioPath(uniqueid: string, epoch = Math.floor(Date.now() / 1000)): string {
-    return recordingPath(this.spool, uniqueid, epoch, 'wav');
+    return recordingPath(this.spool, uniqueid, epoch, this.format);
   }
 
   /**
