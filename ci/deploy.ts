@@ -82,6 +82,11 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
   try {
     progress('connect', `${host.user}@${host.address}:${host.port}`);
     session = await connectSsh(sshTarget(host, options.knownHosts), options.auth, { timeoutMs: options.connectTimeoutMs });
+    // Fail before touching anything: a non-root user would get halfway (releases) and then be refused cron.d and systemd.
+    const uid = (await session.run('check the SSH user', 'id -u')).trim();
+    if (uid !== '0') {
+      throw new Error(`SSH user '${host.user}' is not root (uid ${uid}): deploy writes /etc/cron.d and /etc/systemd/system and runs asterisk -rx; set "user": "root" in hosts.json`);
+    }
     progress('lock');
     const lock = await acquireLock(session, host.dir, lockOwner(), options.lock);
     if (lock.broke) result.notes.push(`took over a stale deploy lock: ${lock.broke}`);

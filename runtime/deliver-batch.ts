@@ -88,10 +88,25 @@ export async function runDeliveryBatch(options: BatchOptions): Promise<BatchSumm
 
 type ItemOutcome = 'delivered' | 'pending' | 'dead' | 'dry-run';
 
+const JOURNAL_GRACE_MS = 60 * 60_000;
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
 async function deliverItem(item: QueueItem, options: BatchOptions, mail: MailSession, summary: BatchSummary): Promise<ItemOutcome> {
   const { policy, log } = options;
   const spool = policy.settings.spool;
   const maxAttempts = policy.settings.delivery.maxAttempts;
+
+  // The runtime queues a recording just before it writes the journal (so a crash cannot lose the delivery);
+  // a batch that lands in between waits for the next run instead of spending an attempt. After an hour a
+  // missing journal is a real fault and goes through the normal attempts towards the dead-letter folder.
+  if (Date.now() - Date.parse(item.enqueuedAt) < JOURNAL_GRACE_MS && (await exists(item.audio)) && !(await exists(item.journal))) {
+    summary.deferred++;
+    log.info('journal not written yet; delivery deferred to the next batch', { id: item.id, journal: item.journal });
+    return 'pending';
+  }
 
   for (const [index, destination] of item.destinations.entries()) {
     if (destination.done) continue;

@@ -204,7 +204,7 @@ export class JournalFinisher {
   private async enqueue(journal: JournalDraft, audio: string, journalPath: string): Promise<void> {
     const rule = journal.rule ? this.o.policy.rules[journal.rule] : undefined;
     const email = rule?.deliver.email?.length ? rule.deliver.email : undefined;
-    const script = rule?.deliver.script ? join(this.o.configDir, 'scripts', rule.deliver.script) : undefined;
+    const script = rule?.deliver.script ? join(this.o.configDir, rule.deliver.script) : undefined;
     if (!email && !script) return;
     try {
       await enqueueDelivery(this.o.spool, { id: journal.id, audio, journal: journalPath, rule: journal.rule, ...(email ? { email } : {}), ...(script ? { script } : {}) });

@@ -75,6 +75,28 @@ test('script: a non-zero exit is a failure with its code, stderr logged, retried
   assert.is(second.pending, 0);
 });
 
+test('a queue item whose journal is not written yet waits for the next batch without spending an attempt', async () => {
+  const path = await script('archive.sh', 'exit 0');
+  const rec = await writeRecording(ws.spool, { start: new Date('2026-11-20T10:15:00Z') });
+  const journalBytes = await readFile(rec.journal);
+  await rm(rec.journal);
+  await enqueueDelivery(ws.spool, { id: rec.id, audio: rec.audio, journal: rec.journal, rule: null, script: path });
+  const policy = testPolicy({ spool: ws.spool });
+
+  const early = await runDeliveryBatch({ policy, log: memoryLogger().log });
+  assert.is(early.sent, 0);
+  assert.is(early.failed, 0);
+  assert.is(early.deferred, 1);
+  const [item] = await listQueue(ws.spool);
+  assert.ok(item!.ok);
+  assert.is(item.item.destinations[0]!.attempts, 0);
+
+  await writeFile(rec.journal, journalBytes);
+  const later = await runDeliveryBatch({ policy, log: memoryLogger().log });
+  assert.is(later.sent, 1);
+  assert.is(later.pending, 0);
+});
+
 test('script: a hanging script is stopped at the timeout, with everything it started', async () => {
   const pids = join(ws.root, 'pids');
   const path = await script('hang.sh', `sleep 600 &\necho "$! $$" > ${JSON.stringify(pids)}\nwait`);

@@ -55,7 +55,7 @@ export function policyFixture(spool: string, secretsDir: string, amiPort: number
       '203': { kind: 'user', id: 'carl', name: 'Carl Clausen', host: 'pbx1', outbound: cells('manual', 'support-manual'), inbound: cells('manual', 'support-manual') },
     },
     rules: {
-      'sales-auto': { id: 'sales-auto', name: 'Sales', mode: 'auto', retentionDays: 30, deliver: { email: ['qa@example.com'] } },
+      'sales-auto': { id: 'sales-auto', name: 'Sales', mode: 'auto', retentionDays: 30, deliver: { email: ['qa@example.com'], script: 'scripts/archive.sh' } },
       'support-manual': { id: 'support-manual', name: 'Support', mode: 'manual', retentionDays: 60, deliver: {} },
     },
     users: {

@@ -47,9 +47,9 @@ test('an auto recording that just hangs up (no MixMonitorStop) is journaled with
   assert.is(j.linkedid, call.linkedid);
   assert.ok(Date.parse(j.end) >= Date.parse(j.start));
   assert.not.ok(j.recovered);
-  const queued = await env.readJson<{ id: string; destinations: { kind: string; to?: string[] }[] }>(`${env.spool}/.mitschnitt/queue/${j.id}.json`);
+  const queued = await env.readJson<{ id: string; destinations: { kind: string; to?: string[]; path?: string }[] }>(`${env.spool}/.mitschnitt/queue/${j.id}.json`);
   assert.is(queued.id, j.id);
-  assert.equal(queued.destinations.map((d) => d.to), [['qa@example.com']]);
+  assert.equal(queued.destinations.map((d) => d.to ?? d.path), [['qa@example.com'], `${env.configDir}/scripts/archive.sh`], 'policy.json names scripts relative to the deployed folder');
   assert.not.ok(await access(`${env.spool}/.mitschnitt/pending/${j.id}.json`).then(() => true, () => false), 'sidecar removed');
 });
 
