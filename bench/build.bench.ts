@@ -10,6 +10,7 @@ import { renderers } from '../generator/render-host-files.ts';
 import { validateRules } from '../generator/validate.ts';
 import { resolvePolicy } from '../generator/resolve-policy.ts';
 import { writeRuleFiles } from '../test/fixtures/build/rule-files.ts';
+import { prng } from '../test/support/prng.ts';
 
 const USERS = 10_000;
 const TEAMS = 1_000;
@@ -18,15 +19,6 @@ const RULES = 2_000;
 const HOSTS = 3;
 const RUNS = 3;
 
-/** mulberry32: a tiny seeded PRNG, so every run benchmarks the same company. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generateCompany(dir: string): void {
   const rand = prng(42);

@@ -14,6 +14,7 @@ import { hashPassword } from '../runtime/web/password-hash.ts';
 import { createWebClient } from '../runtime/web/routes.ts';
 import { storeWebUserHash } from '../runtime/web/web-users-file.ts';
 import { MemoryCallControl, testPolicy } from '../test/web/support.ts';
+import { prng } from '../test/support/prng.ts';
 
 const JOURNALS = 100_000;
 const USERS = 200;
@@ -28,14 +29,6 @@ const heap = () => {
   return process.memoryUsage().heapUsed;
 };
 
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'mitschnitt-web-bench-'));
 const spool = join(dir, 'spool');

@@ -1,22 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MANIFEST_PATH, type Manifest, type ManifestEntry } from '../generator/manifest.ts';
 
-/** One file of a release as the manifest lists it (generator/manifest.ts writes it; we re-check what we read). */
-export interface ManifestEntry {
-  sha256: string;
-  size: number;
-  mode: string;
-}
-
-export interface Manifest {
-  host: string;
-  commit: string | null;
-  dirty: boolean;
-  files: Record<string, ManifestEntry>;
-}
-
-export const MANIFEST = 'manifest.json';
+// The manifest format is the build's (generator/manifest.ts); this side re-checks what it reads from disk or a host.
+export type { Manifest, ManifestEntry };
+export const MANIFEST = MANIFEST_PATH;
 
 /**
  * Paths are used in remote shell commands, sha256sum input and SFTP: only plain relative paths of safe characters,

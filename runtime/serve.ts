@@ -127,7 +127,12 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       if (existing.previousPart && !r.previousPart) r.previousPart = existing.previousPart;
       return;
     }
-    await finisher.writePending({
+    await finisher.writePending(recordingFacts(r));
+  }
+
+  /** What the sidecar (at start) and the journal (at the end) know of a tracked recording. */
+  function recordingFacts(r: ActiveRecording) {
+    return {
       audioPath: r.file,
       start: r.startedAt,
       channel: r.channel,
@@ -137,23 +142,11 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       participants: r.participants,
       ...(r.origin === 'manual' ? { decision: 'manual' as const } : {}),
       ...(r.previousPart ? { previousPart: r.previousPart } : {}),
-    });
+    };
   }
 
   async function journal(e: EndedRecording): Promise<void> {
-    const r = e.recording;
-    await finisher.finish({
-      audioPath: r.file,
-      start: r.startedAt,
-      end: e.endedAt,
-      channel: r.channel,
-      uniqueid: r.uniqueid,
-      linkedid: r.linkedid,
-      vars: mitschnittVars(r),
-      participants: r.participants,
-      ...(r.origin === 'manual' ? { decision: 'manual' as const } : {}),
-      ...(r.previousPart ? { previousPart: r.previousPart } : {}),
-    });
+    await finisher.finish({ ...recordingFacts(e.recording), end: e.endedAt });
   }
 
   // ---------------------------------------------------------------- AMI → tracker, resync, spool scan

@@ -7,7 +7,8 @@ import { dialplanText } from '../../generator/render-dialplan.ts';
 import type { Policy } from '../../generator/policy.ts';
 import type { RuleSet } from '../../generator/rule-set.ts';
 import { Pbx } from './interpreter/pbx.ts';
-import { bundledRuleSet, callCheck, expected, MODES, observe, ORIGINS, prng, randomRuleSet } from './support.ts';
+import { bundledRuleSet, callCheck, expected, MODES, observe, ORIGINS, randomRuleSet } from './support.ts';
+import { prng } from '../support/prng.ts';
 
 /**
  * Numbers a call can carry: every internal number, unknown internal-looking and external ones, empty, and

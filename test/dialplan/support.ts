@@ -5,6 +5,7 @@ import type { CallDecision } from '../../generator/decide.ts';
 import type { Policy } from '../../generator/policy.ts';
 import type { Role, Rule, RuleSet, Team, User } from '../../generator/rule-set.ts';
 import { Channel, Pbx, type RunResult } from './interpreter/pbx.ts';
+import { prng } from '../support/prng.ts';
 
 export function bundledRuleSet(): RuleSet {
   const result = validateRules(BUNDLED_RULES);
@@ -12,17 +13,6 @@ export function bundledRuleSet(): RuleSet {
   return result.ruleSet;
 }
 
-/** mulberry32: a small seeded PRNG, so every failing rule set can be regenerated from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface RandomShape {
   users: number;

@@ -7,15 +7,8 @@ import { resolvePolicy } from '../../generator/resolve-policy.ts';
 import { decide } from '../../generator/decide.ts';
 import type { RuleSet, Rule } from '../../generator/rule-set.ts';
 import { ruleSetOf, TWO_HOSTS } from '../fixtures/build/rule-files.ts';
+import { prng } from '../support/prng.ts';
 
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomCompany(seed: number): RuleSet {
   const rand = prng(seed);

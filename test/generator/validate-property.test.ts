@@ -10,26 +10,20 @@ import { validateRules } from '../../generator/validate.ts';
 import { RULE_FILES } from '../../generator/rule-file-types.ts';
 import { formatRuleError, type RuleError } from '../../generator/rule-error.ts';
 import { materializeRules } from './materialize-rules.ts';
+import { prng } from '../support/prng.ts';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20261125);
 const ITERATIONS = Number(process.env.PROPERTY_ITERATIONS ?? 600);
 const FILES: string[] = RULE_FILES.map((f) => f.file);
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The seeded PRNG with the two helpers the mutations use. */
+function rng(seed: number) {
+  const next = prng(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   return { next, int, pick };
 }
-type Rng = ReturnType<typeof prng>;
+type Rng = ReturnType<typeof rng>;
 
 const ODD_STRINGS = ['', ' ', '\n', '\u0000', '\u001b[0m', '\u2028', '\u202e', '😀', 'Ω≈ç√', '../../etc/passwd', '${EXTEN}', '$[1]', '`id`', "'", '"', '%', ';', ',', ')', '<x>', 'a'.repeat(5000), 'anna', 'sales', 'pbx-berlin', '201', '0 20 * * *', 'scripts/archive-to-dms.sh', '00:04:13:2a:3b:01', '__proto__', 'constructor'];
 const ODD_NUMBERS = [0, -1, 1, 5, 22, 65535, 65536, 1.5, 2 ** 53 + 1, 1e308, -1e308, Number.MAX_SAFE_INTEGER];
@@ -148,7 +142,7 @@ const rules = materializeRules({});
 const originals = new Map(FILES.map((f) => [f, readFileSync(join(rules.dir, f), 'utf8')]));
 
 test(`${ITERATIONS} random mutations of the bundled rules never make validate throw (seed ${SEED})`, () => {
-  const r = prng(SEED);
+  const r = rng(SEED);
   let valid = 0;
   for (let i = 0; i < ITERATIONS; i++) {
     const what = mutate(r, rules.dir, originals);
@@ -169,7 +163,7 @@ test(`${ITERATIONS} random mutations of the bundled rules never make validate th
 });
 
 test('through the CLI, mutated rules exit 0 or 1 with JSON output and no stack trace', () => {
-  const r = prng(SEED + 1);
+  const r = rng(SEED + 1);
   const root = fileURLToPath(new URL('../..', import.meta.url));
   for (let i = 0; i < 6; i++) {
     const what = mutate(r, rules.dir, originals);

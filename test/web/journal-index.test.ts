@@ -9,15 +9,8 @@ import { silentLogger } from '../../runtime/log.ts';
 import { canView, viewerFor } from '../../runtime/web/access.ts';
 import { JournalIndex, toRow, type JournalFilter } from '../../runtime/web/journal-index.ts';
 import { testPolicy, writeRecording, type Party } from './support.ts';
+import { prng } from '../support/prng.ts';
 
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const spool = mkdtempSync(join(tmpdir(), 'mitschnitt-web-index-'));
 const policy = testPolicy(spool, join(spool, 'secrets'));
