@@ -15,6 +15,7 @@ import { loadRuntimeConfig, parseListen } from './runtime-config.ts';
 import { snomRecordRoute } from './snom-record.ts';
 import { isSpoolRecording } from './recording-names.ts';
 import { recoverSpool } from './spool-recovery.ts';
+import { startSpoolSpaceMonitor, type SpaceThresholds } from './capacity.ts';
 
 /** The UserEvent raised by the DTMF record feature (features_mitschnitt.conf, generator/render-features.ts). */
 const RECORD_USER_EVENT = 'MitschnittRecordKey';
@@ -39,6 +40,8 @@ export interface ServeOptions {
   recoveryMinIdleMs?: number;
   /** How often the spool is scanned for recordings nobody journaled (default 5 min; 0 = only after each resync). */
   scanIntervalMs?: number;
+  /** When the spool filesystem counts as running low (defaults: 2 GiB or 5 % free). */
+  spaceThresholds?: SpaceThresholds;
 }
 
 export interface ServeHandle {
@@ -212,6 +215,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const scanEvery = o.scanIntervalMs ?? 300_000;
   const scanTimer = scanEvery > 0 ? setInterval(() => session.connected && track(scan(), 'spool scan'), scanEvery) : null;
   scanTimer?.unref();
+  // A full disk loses recordings silently (MixMonitor just stops writing): warn while there is still time.
+  const stopSpaceMonitor = startSpoolSpaceMonitor({ spool, log, ...o.spaceThresholds });
 
   // ---------------------------------------------------------------- HTTP
   const routes: Route[] = [snomRecordRoute({ policy, tracker, control, ami: session, log })];
@@ -248,6 +253,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     synced: () => syncedNow,
     async close() {
       if (scanTimer) clearInterval(scanTimer);
+      stopSpaceMonitor();
       closeWeb?.();
       await closeServer(server);
       await session.stop();

@@ -139,4 +139,19 @@ test('a recording that outlives a runtime restart is picked up by the resync and
   assert.not.ok(j.recovered);
 });
 
+test('serve warns when the spool filesystem runs low on space, and says so once it has room again', async () => {
+  await env.stopServe();
+  env.logs.length = 0;
+  await env.start({ spaceThresholds: { minFreeBytes: Number.MAX_SAFE_INTEGER } });
+  await waitFor('the low-space warning', () => env.logs.some((l) => l.msg === 'spool filesystem is running low on space: recordings may be lost'));
+  const warning = env.logs.find((l) => l.msg.startsWith('spool filesystem is running low'))!;
+  assert.is(warning.level, 'warn');
+  assert.is(warning.spool, env.spool);
+  await env.stopServe();
+  env.logs.length = 0;
+  await env.start({ spaceThresholds: { minFreeBytes: 1, minFreeRatio: 0 } });
+  await env.serve!.synced();
+  assert.not.ok(env.logs.some((l) => l.msg.startsWith('spool filesystem is running low')), 'no warning with room to spare');
+});
+
 test.run();
