@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import type { Policy, PolicyUser } from '../generator/policy.ts';
+import type { Policy, PolicyNumber, PolicyUser } from '../generator/policy.ts';
 import type { AmiResponse } from './ami-client.ts';
 import type { ActiveCall, CallControl, ControlResult } from './call-control.ts';
 import type { ActiveRecording, CallTracker, TrackedChannel, TransferFollow } from './call-tracker.ts';
@@ -66,7 +66,7 @@ export class RecordingControl implements CallControl {
         startedAt: ch.createdAt.toISOString(),
         recording: Boolean(rec),
         paused: rec?.paused ?? false,
-        manualAllowed: rightToRecord(call, ch).allowed,
+        manualAllowed: rightToRecord(call, ch, this.numberOf(userId)).allowed,
       };
     });
   }
@@ -75,7 +75,7 @@ export class RecordingControl implements CallControl {
     const ch = this.userChannels(userId).find((c) => c.uniqueid === callId);
     if (!ch) return noCall();
     const call = this.o.tracker.callOf(ch.name);
-    const right = rightToRecord(call, ch);
+    const right = rightToRecord(call, ch, this.numberOf(userId));
     if (!right.allowed) return notAllowed(right.why);
     const existing = this.recordingOf(call);
     if (existing) return { ok: true, recording: true, paused: existing.paused };
@@ -89,7 +89,7 @@ export class RecordingControl implements CallControl {
     const rec = this.recordingOf(call);
     if (!rec) return { ok: true, recording: false, paused: false };
     if (!isManual(rec)) return notAllowed('this recording was started by a rule and cannot be stopped by hand');
-    const right = rightToRecord(call, ch);
+    const right = rightToRecord(call, ch, this.numberOf(userId));
     if (!right.allowed) return notAllowed(right.why);
     return this.stop(rec, userId);
   }
@@ -183,6 +183,13 @@ export class RecordingControl implements CallControl {
 
   // ------------------------------------------------------------------ internals
 
+  /** The policy entry of a user's own extension: which calls the rules let them record by hand. */
+  private numberOf(userId: string): Member | undefined {
+    const user = this.o.policy.users[userId];
+    const policy = user ? this.o.policy.numbers[user.ext] : undefined;
+    return user && policy ? { ext: user.ext, policy } : undefined;
+  }
+
   private userChannels(userId: string): TrackedChannel[] {
     const user = this.o.policy.users[userId];
     if (!user) return [];
@@ -273,16 +280,40 @@ export class RecordingControl implements CallControl {
   }
 }
 
-/** Whether the call allows a manual recording, judged from the asking user's channel first, then the others. */
-export function rightToRecord(call: TrackedChannel[], own: TrackedChannel): { allowed: true } | { allowed: false; why: string } {
+/** The asking user's extension and what the policy says about it. */
+export interface Member {
+  ext: string;
+  policy: PolicyNumber;
+}
+
+/**
+ * Whether the asking user may record this call by hand, judged from the call's variables (the asking user's
+ * channel first, then the others) and the user's own policy entry: a rule's manual right belongs to the
+ * role's members, so when the dialplan decided `manual` by a rule, only a party whose own number has a manual
+ * cell for this call (as caller: outbound, otherwise inbound; at the call's origin) may start or stop it.
+ * MDC_MON_MODE=manual (an IVR's choice, no rule) allows every party of the call.
+ */
+export function rightToRecord(
+  call: TrackedChannel[],
+  own: TrackedChannel,
+  member: Member | undefined,
+): { allowed: true } | { allowed: false; why: string } {
   const any = (name: string, value: string) => call.some((c) => (c.vars.get(name) ?? '').toLowerCase() === value);
   if (any('MITSCHNITT_DECISION', 'deny') || any('MDC_MON_MODE', 'deny')) return { allowed: false, why: 'recording is denied for this call' };
   const decision = firstVar(call, own, 'MITSCHNITT_DECISION');
   const mdc = firstVar(call, own, 'MDC_MON_MODE').toLowerCase();
   if (decision === 'force' || mdc === 'force') return { allowed: false, why: 'this call is recorded by force and cannot be changed by hand' };
   if (decision === 'auto') return { allowed: false, why: 'this call is recorded automatically by a rule' };
-  if (decision === 'manual' || firstVar(call, own, 'MITSCHNITT_MANUAL') === '1' || mdc === 'manual') return { allowed: true };
-  return { allowed: false, why: 'no rule allows manual recording of this call' };
+  const rule = firstVar(call, own, 'MITSCHNITT_RULE');
+  if (mdc === 'manual' || (decision === 'manual' && !rule)) return { allowed: true };
+  if (decision !== 'manual' && firstVar(call, own, 'MITSCHNITT_MANUAL') !== '1') {
+    return { allowed: false, why: 'no rule allows manual recording of this call' };
+  }
+  if (!member) return { allowed: false, why: 'you have no extension on this host' };
+  const side = firstVar(call, own, 'MITSCHNITT_CALLER') === member.ext ? 'outbound' : 'inbound';
+  const origin = firstVar(call, own, 'MITSCHNITT_ORIGIN') === 'internal' ? 'internal' : 'external';
+  if (member.policy[side][origin].decision === 'manual') return { allowed: true };
+  return { allowed: false, why: 'the rule lets another party of this call record it, not you' };
 }
 
 function firstVar(call: TrackedChannel[], own: TrackedChannel, name: string): string {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
-import { ANNA, BEN, CARL, RuntimeEnv, TRUNK, get, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, CARL, DORA, RuntimeEnv, TRUNK, get, phone, waitFor } from './runtime-env.ts';
 
 let env: RuntimeEnv;
 test.before.each(async () => {
@@ -53,6 +53,26 @@ test('SNOM key on a manual call: first press starts a MixMonitor named per contr
   assert.is((await key(BEN.mac, 'ben-call-1@10.0.0.2')).body, xml('Aufnahme gestartet'));
   assert.is(actions('MixMonitor').length, 2);
   assert.is.not(header(actions('MixMonitor')[1]!.headers, 'File'), file);
+});
+
+test('a rule\'s manual right belongs to its role\'s members: the other party of the call may not record it', async () => {
+  // Ben (support, manual) calls Dora (no rule): the dialplan decides manual on Ben's side, and the inherited
+  // MITSCHNITT_MANUAL=1 reaches Dora's channel too; only Ben may start the recording.
+  env.plainCall(phone(BEN.ext, 'ben-to-dora@x'), phone(DORA.ext, 'dora-from-ben@x'), 'manual');
+  await env.sync();
+  assert.is((await key(DORA.mac, 'dora-from-ben@x')).body, xml('Aufnahme nicht erlaubt'), 'the non-member is refused');
+  assert.is(actions('MixMonitor').length, 0);
+  const control = env.serve!.control;
+  const [doraCall] = control.activeCalls('dora');
+  assert.ok(doraCall, 'Dora sees her call');
+  assert.is(doraCall!.manualAllowed, false);
+  const refused = await control.startRecording('dora', doraCall!.id);
+  assert.is(refused.ok, false);
+  assert.is(control.activeCalls('ben')[0]!.manualAllowed, true);
+  assert.is((await key(BEN.mac, 'ben-to-dora@x')).body, xml('Aufnahme gestartet'), 'the member may');
+  assert.is(actions('MixMonitor').length, 1);
+  assert.is((await key(DORA.mac, 'dora-from-ben@x')).body, xml('Aufnahme nicht erlaubt'), 'nor may the non-member stop it');
+  assert.is(actions('StopMixMonitor').length, 0);
 });
 
 test('SNOM key refuses: unknown MAC, wrong source address, no rule, deny, a rule\'s auto recording, and answers "no call" for a stale Call-ID', async () => {

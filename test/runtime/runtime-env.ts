@@ -18,6 +18,8 @@ export const ANNA = { mac: '00:04:13:aa:aa:01', ext: '201' };
 export const BEN = { mac: '00:04:13:bb:bb:02', ext: '202' };
 /** Carl's phone is registered with an address the tests never come from. */
 export const CARL = { mac: '00:04:13:cc:cc:03', ext: '203', ip: '10.0.0.9' };
+/** A user no rule covers. */
+export const DORA = { mac: '00:04:13:dd:dd:04', ext: '204' };
 
 export function phone(ext: string, callId = `${ext}-${Math.random().toString(36).slice(2)}@phone`): PhoneSpec {
   return { endpoint: `PJSIP/${ext}`, number: ext, callId };
@@ -53,6 +55,7 @@ export function policyFixture(spool: string, secretsDir: string, amiPort: number
       '201': { kind: 'user', id: 'anna', name: 'Anna Albers', host: 'pbx1', outbound: cells('auto', 'sales-auto'), inbound: cells('auto', 'sales-auto') },
       '202': { kind: 'user', id: 'ben', name: 'Ben Brandt', host: 'pbx1', outbound: cells('manual', 'support-manual'), inbound: cells('manual', 'support-manual') },
       '203': { kind: 'user', id: 'carl', name: 'Carl Clausen', host: 'pbx1', outbound: cells('manual', 'support-manual'), inbound: cells('manual', 'support-manual') },
+      '204': { kind: 'user', id: 'dora', name: 'Dora Dietz', host: 'pbx1', outbound: cells('none'), inbound: cells('none') },
     },
     rules: {
       'sales-auto': { id: 'sales-auto', name: 'Sales', mode: 'auto', retentionDays: 30, deliver: { email: ['qa@example.com'], script: 'scripts/archive.sh' } },
@@ -62,6 +65,7 @@ export function policyFixture(spool: string, secretsDir: string, amiPort: number
       anna: user('anna', 'Anna Albers', '201', ANNA.mac, false),
       ben: user('ben', 'Ben Brandt', '202', BEN.mac, true),
       carl: user('carl', 'Carl Clausen', '203', CARL.mac, true, CARL.ip),
+      dora: user('dora', 'Dora Dietz', '204', DORA.mac, false),
     },
   };
 }
