@@ -9,6 +9,7 @@ import { dialplanVersion, reloadAndVerify, runningDialplanVersion } from './relo
 import { readRemoteState, type RemoteState } from './remote-state.ts';
 import { connectSsh, RemoteError, type RemoteSession, type SshAuth, type SshTarget } from './ssh-connection.ts';
 import { quote, sh } from './shell.ts';
+import { checkRootAccess, needsSudo } from './sudo.ts';
 
 export type Phase = 'connect' | 'lock' | 'compare' | 'upload' | 'verify' | 'swap' | 'install' | 'reload' | 'restart' | 'rollback' | 'done' | 'failed';
 
@@ -82,11 +83,8 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
   try {
     progress('connect', `${host.user}@${host.address}:${host.port}`);
     session = await connectSsh(sshTarget(host, options.knownHosts), options.auth, { timeoutMs: options.connectTimeoutMs });
-    // Fail before touching anything: a non-root user would get halfway (releases) and then be refused cron.d and systemd.
-    const uid = (await session.run('check the SSH user', 'id -u')).trim();
-    if (uid !== '0') {
-      throw new Error(`SSH user '${host.user}' is not root (uid ${uid}): deploy writes /etc/cron.d and /etc/systemd/system and runs asterisk -rx; set "user": "root" in hosts.json`);
-    }
+    // Fail before touching anything: without root (or its sudo rule) a deploy would get halfway and be refused cron.d.
+    await checkRootAccess(session);
     progress('lock');
     const lock = await acquireLock(session, host.dir, lockOwner(), options.lock);
     if (lock.broke) result.notes.push(`took over a stale deploy lock: ${lock.broke}`);
@@ -261,21 +259,43 @@ class HostDeploy {
       await this.remote('copying unchanged files from the current release', `set -e; cd ${quote(this.dir)}; ${cmds.join('; ')}`);
       this.result.filesCopied = copies.length;
     }
-    const uploads = Object.keys(files).filter((p) => changed.has(p));
-    for (const [i, p] of uploads.entries()) {
-      const bytes = this.release.read(p);
-      this.progress('upload', `${i + 1}/${uploads.length} ${p}`);
-      await this.session.writeFile(this.path(tmp, p), bytes, parseInt(files[p]!.mode, 8));
-      this.result.bytesUploaded += bytes.length;
-      this.result.filesUploaded++;
-    }
-    await this.session.writeFile(this.path(tmp, MANIFEST), this.release.manifestBytes, 0o644);
-    this.result.bytesUploaded += this.release.manifestBytes.length;
-    this.result.filesUploaded++;
+    const uploads: [string, Buffer, number][] = Object.keys(files)
+      .filter((p) => changed.has(p))
+      .map((p) => [p, this.release.read(p), parseInt(files[p]!.mode, 8)]);
+    uploads.push([MANIFEST, this.release.manifestBytes, 0o644]);
+    if (needsSudo(this.host.user)) await this.uploadThroughStaging(id, tmp, uploads, dirs);
+    else await this.upload(uploads, (p) => this.path(tmp, p));
     this.progress('verify');
     await this.verifyRelease(tmp);
     await this.remote('completing the release', sh`cd ${this.dir} && chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`);
     return id;
+  }
+
+  private async upload(uploads: [string, Buffer, number][], target: (path: string) => string): Promise<void> {
+    for (const [i, [p, bytes, mode]] of uploads.entries()) {
+      this.progress('upload', `${i + 1}/${uploads.length} ${p}`);
+      await this.session.writeFile(target(p), bytes, mode);
+      this.result.bytesUploaded += bytes.length;
+      this.result.filesUploaded++;
+    }
+  }
+
+  /**
+   * SFTP writes as the SSH user, who owns no folder under host.dir: files go to `staging/<id>/` (created as root,
+   * then handed to the user, mode 0700), and `install -o 0 -g 0 -m <mode>` copies them into the root-owned
+   * `releases/<id>.tmp/`, so the release looks exactly as a root deploy's. The hashes are then checked there, on
+   * the copies the user can no longer change.
+   */
+  private async uploadThroughStaging(id: string, tmp: string, uploads: [string, Buffer, number][], dirs: string[]): Promise<void> {
+    const staging = `staging/${id}`;
+    await this.remote(
+      'preparing the upload folder',
+      `set -e; umask 022; cd ${quote(this.dir)}; mkdir -p staging; rm -rf ${quote(staging)}; umask 077; ` +
+        `mkdir -p ${[staging, ...dirs.map((d) => `${staging}/${d}`)].map(quote).join(' ')}; chown -R ${quote(this.host.user)} ${quote(staging)}`,
+    );
+    await this.upload(uploads, (p) => this.path(staging, p));
+    const installs = uploads.map(([p, , mode]) => `install -o 0 -g 0 -m ${mode.toString(8).padStart(4, '0')} ${quote(`${staging}/${p}`)} ${quote(`${tmp}/${p}`)}`);
+    await this.remote('moving the uploaded files into place', `set -e; cd ${quote(this.dir)}; ${installs.join('; ')}; rm -rf ${quote(staging)}`);
   }
 
   /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
@@ -385,10 +405,12 @@ class HostDeploy {
     return r.code === 0;
   }
 
-  /** Keeps current, previous and the newest others up to keepReleases; removes leftover staging folders. */
+  /** Keeps current, previous and the newest others up to keepReleases; removes leftover staging and upload folders. */
   private async prune(current: string, previous: string | null): Promise<void> {
     const keep = Math.max(2, this.options.keepReleases);
     const script = [
+      // Upload folders of deploys cut off before they finished (this deploy holds the lock: none is in use).
+      sh`rm -rf ${this.path('staging')}`,
       `cd ${quote(this.path('releases'))} || exit 0`,
       `n=0; for r in $(ls -1t); do`,
       `  case "$r" in *.tmp) rm -rf "$r"; continue;; esac`,

@@ -9,6 +9,7 @@ import { readLocalRelease } from './release-files.ts';
 import { dialplanVersion, runningDialplanVersion } from './reload-verify.ts';
 import { readRemoteState } from './remote-state.ts';
 import { connectSsh, type SshAuth } from './ssh-connection.ts';
+import { checkRootAccess } from './sudo.ts';
 
 /** Exit codes of `plan` (like `terraform plan -detailed-exitcode`): 3 = there is something to deploy. */
 export const PLAN_EXIT = { noChanges: 0, error: 1, changes: 3 } as const;
@@ -32,6 +33,8 @@ export async function planHost(host: Host, outDir: string, auth: SshAuth, knownH
   try {
     const release = readLocalRelease(outDir, host.name);
     session = await connectSsh(sshTarget(host, knownHosts), auth);
+    // Read-only, but `asterisk -rx` needs root: a non-root user plans through the same sudo rule as deploy.
+    await checkRootAccess(session);
     const state = await readRemoteState(session, host.dir);
     const plan = computePlan(release.manifest, state.manifest, state.drifted);
     const diffs: Record<string, string> = {};

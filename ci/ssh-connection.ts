@@ -3,6 +3,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { checkHostKey, type HostTrust } from './host-key.ts';
+import { asRoot } from './sudo.ts';
 
 const { Client } = ssh2;
 
@@ -55,7 +56,10 @@ export interface HeldCommand {
   end(): void;
 }
 
-/** One authenticated SSH connection to a PBX: exec for commands (quoted by the caller), SFTP for files. */
+/**
+ * One authenticated SSH connection to a PBX: exec for commands (quoted by the caller), run as root; SFTP for files,
+ * as the SSH user (who can read the world-readable releases, but writes only where it owns the folder).
+ */
 export class RemoteSession {
   private sftpHandle?: Promise<SFTPWrapper>;
   private lost?: Error;
@@ -79,14 +83,15 @@ export class RemoteSession {
   }
 
   /**
-   * Opens an exec channel and hands it to `attach` synchronously, inside ssh2's callback: a fast command's output,
+   * Opens an exec channel for `command`, as root (through `sudo -n` for a non-root SSH user: see sudo.ts; SFTP stays
+   * the SSH user), and hands it to `attach` synchronously, inside ssh2's callback: a fast command's output,
    * exit status and close can arrive in the same TCP read as the channel confirmation, and an `exit` event emitted
    * before a listener exists is lost.
    */
   private channel<T>(command: string, attach: (stream: ClientChannel) => Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new RemoteError(`connection to ${this.where()} lost: ${this.lost.message}`));
-      this.client.exec(command, (err, stream) => {
+      this.client.exec(asRoot(command, this.target.user), (err, stream) => {
         if (err) reject(new RemoteError(`cannot run a command on ${this.where()}: ${err.message}`));
         else attach(stream).then(resolve, reject);
       });

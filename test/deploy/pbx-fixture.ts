@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startSshd, type Sshd, type SshdOptions } from '../support/sshd.ts';
 import type { Host } from '../../generator/rule-set.ts';
 
-const STANDIN_BIN = fileURLToPath(new URL('./fixtures/bin', import.meta.url));
+export const STANDIN_BIN = fileURLToPath(new URL('./fixtures/bin', import.meta.url));
 
 export interface Pbx {
   root: string;
@@ -27,7 +27,7 @@ export interface Pbx {
   stop(): Promise<void>;
 }
 
-export interface PbxOptions extends Pick<SshdOptions, 'clientKeyPath'> {
+export interface PbxOptions extends Pick<SshdOptions, 'clientKeyPath' | 'homeKeys'> {
   /** Whether the admin already added the #include lines (default true). */
   includes?: boolean;
 }
@@ -52,6 +52,7 @@ export async function startPbx(name: string, options: PbxOptions = {}): Promise<
   writeAsteriskConfig(asteriskDir, dir, options.includes ?? true);
   const sshd = await startSshd({
     clientKeyPath: options.clientKeyPath,
+    homeKeys: options.homeKeys,
     env: {
       PATH: `${STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
       FAKE_ASTERISK_DIR: asteriskDir,

@@ -1,5 +1,5 @@
 // A real OpenSSH server (Debian openssh-server) on 127.0.0.1 for deploy tests: its own host key, one authorized
-// client key, root login, and extra environment (e.g. PATH with stand-in commands first) for every session.
+// client key (and optionally the users' own ~/.ssh/authorized_keys), root login, and extra environment (e.g. PATH with stand-in commands first) for every session.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,6 +27,8 @@ export interface SshdOptions {
   /** Reuse a host key directory (restart on the same identity). */
   hostKeyPath?: string;
   port?: number;
+  /** Also accept each user's own `~/.ssh/authorized_keys` (a non-root deploy user with its own key). */
+  homeKeys?: boolean;
 }
 
 export function freePort(): Promise<number> {
@@ -73,7 +75,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     'ListenAddress 127.0.0.1',
     `HostKey ${hostKeyPath}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}${options.homeKeys ? ' .ssh/authorized_keys' : ''}`,
     'StrictModes no',
     'PermitRootLogin prohibit-password',
     'PasswordAuthentication no',
