@@ -147,7 +147,7 @@ address: string
  */
 port?: number
 /**
- * SSH user for deploying.
+ * SSH user for deploying. Any user but root deploys through `sudo -n` and needs the sudoers line from the README (Deploying without a root login).
  */
 user?: string
 /**
@@ -180,7 +180,7 @@ address: string
  */
 port?: number
 /**
- * SSH user for deploying.
+ * SSH user for deploying. Any user but root deploys through `sudo -n` and needs the sudoers line from the README (Deploying without a root login).
  */
 user?: string
 /**
