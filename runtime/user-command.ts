@@ -1,7 +1,7 @@
 import { EXIT, parseFlags, UsageError, UserError, type Command } from '../bin/cli-support.ts';
 import { DEFAULT_CONFIG_DIR, loadPolicy } from './delivery-config.ts';
 import { hashPassword } from './web/password-hash.ts';
-import { storeWebUserHash, WebUsersFileError } from './web/web-users-file.ts';
+import { runtimeSecretOwner, storeWebUserHash, WebUsersFileError } from './web/web-users-file.ts';
 
 const MIN_LENGTH = 8;
 const MAX_LENGTH = 1024;
@@ -94,7 +94,9 @@ async function setPassword(argv: string[]): Promise<number> {
   if ([...password].length < MIN_LENGTH) throw new UserError(`the password must have at least ${MIN_LENGTH} characters, nothing changed`);
   if (password.length > MAX_LENGTH) throw new UserError(`the password must have at most ${MAX_LENGTH} characters, nothing changed`);
   try {
-    const path = await storeWebUserHash(policy.settings.secretsDir, userId, await hashPassword(password));
+    const { secretsDir } = policy.settings;
+    const owner = await runtimeSecretOwner(secretsDir, policy.settings.ami.secret);
+    const path = await storeWebUserHash(secretsDir, userId, await hashPassword(password), new Date(), owner);
     console.log(`web password for ${userId} stored (scrypt hash) in ${path}`);
   } catch (err) {
     if (err instanceof WebUsersFileError) throw new UserError(`${err.message}; nothing changed`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPasswordHash } from './password-hash.ts';
 
@@ -46,8 +46,11 @@ export async function readWebUsers(secretsDir: string): Promise<WebUsersFile> {
   return out;
 }
 
-/** Stores one user's hash: temp file (mode 0600) + fsync + rename, so readers see the old or the new file, never half. */
-export async function storeWebUserHash(secretsDir: string, userId: string, hash: string, now = new Date()): Promise<string> {
+/**
+ * Stores one user's hash: temp file (mode 0600) + fsync + rename, so readers see the old or the new file, never half.
+ * `owner`: the account the file is given to (the runtime's, which must read it; see runtimeSecretOwner).
+ */
+export async function storeWebUserHash(secretsDir: string, userId: string, hash: string, now = new Date(), owner?: { uid: number; gid: number }): Promise<string> {
   await mkdir(secretsDir, { recursive: true, mode: 0o700 });
   const current = await readWebUsers(secretsDir);
   const users = { ...current.users, [userId]: { hash, changed: now.toISOString() } };
@@ -58,6 +61,7 @@ export async function storeWebUserHash(secretsDir: string, userId: string, hash:
   try {
     await file.writeFile(`${JSON.stringify({ version: 1, users: sorted }, null, 2)}\n`);
     await file.chmod(0o600); // the umask may have narrowed it further, never widened; make it exact
+    if (owner) await file.chown(owner.uid, owner.gid);
     await file.sync();
     await file.close();
     await rename(temp, path);
@@ -67,4 +71,19 @@ export async function storeWebUserHash(secretsDir: string, userId: string, hash:
     throw err;
   }
   return path;
+}
+
+/**
+ * Whom web-users.json must belong to when root writes it: the admin runs `user set-password` as root, but the
+ * service runs as its own user (systemd `User=mitschnitt`) and must read the file. That account owns the existing
+ * file, or else the AMI secret, which deploy gives to the runtime user and without which serve cannot start.
+ * Undefined when not root (the file then belongs to the writer) or when neither file exists.
+ */
+export async function runtimeSecretOwner(secretsDir: string, amiSecretName: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of [WEB_USERS_FILE, amiSecretName]) {
+    const st = await stat(join(secretsDir, name)).catch(() => undefined);
+    if (st?.isFile()) return { uid: st.uid, gid: st.gid };
+  }
+  return undefined;
 }
