@@ -13,6 +13,7 @@ import { ProgressView, summaryTable } from '../../ci/progress.ts';
 import { parseManifest, type Manifest } from '../../ci/release-files.ts';
 import { cliFailure, dialplanVersion, loadedVersion } from '../../ci/reload-verify.ts';
 import { quote, sh } from '../../ci/shell.ts';
+import { asRoot, sudoersLine } from '../../ci/sudo.ts';
 import { keyFingerprint, keygen } from '../support/sshd.ts';
 import { dialplan } from './release-fixture.ts';
 
@@ -128,6 +129,18 @@ test('quoting: hostile strings reach the remote shell as one literal argument ea
   }
   assert.is(sh`cd ${"/x'y"} && ls ${'$HOME'}`, `cd '/x'\\''y' && ls '$HOME'`);
   assert.throws(() => quote('a\0b'), /NUL/);
+});
+
+test('sudo wrapping: a command line reaches the root shell unchanged, hostile arguments and all; root runs it directly', () => {
+  const payloads = ["a'b", '$(touch /tmp/pwned)', '`id`', 'x; rm -rf /', 'new\nline', '"dq" \\ back', '*'];
+  const line = `printf '%s|' ${payloads.map(quote).join(' ')}; id -u`;
+  assert.is(asRoot(line, 'root'), line);
+  assert.match(asRoot(line, 'deploy'), /^sudo -n \/bin\/sh -c '/);
+  // The test runs as root, whom sudo lets run anything without a password: the same path a deploy user's rule opens.
+  const r = spawnSync('sh', ['-c', asRoot(line, 'deploy')], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, `${payloads.join('|')}|0\n`);
+  assert.is(sudoersLine('deploy'), 'deploy ALL=(root) NOPASSWD: /bin/sh');
 });
 
 test('Asterisk outputs: the real Asterisk 22 captures are judged right (success, refused, failed reload)', () => {
