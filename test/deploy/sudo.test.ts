@@ -212,6 +212,7 @@ test('a connection cut during the upload leaves the old set; the next deploy cle
   assert.is(current(p), `releases/${good.id}`);
   const retry = await deployHost(host, next, options(p));
   assert.is(retry.status, 'deployed', retry.reason);
+  assert.match(retry.notes.join(' '), 'took over a stale deploy lock: its deploy is gone', 'the lock keeper under sudo died with the connection');
   assert.is(current(p), `releases/${next.id}`);
   assert.not.ok(existsSync(join(p.host.dir, 'staging')), 'no upload leftovers');
   assert.equal(notRootOwned(p.host.dir).filter((f) => !f.startsWith(p.secretsDir)), []);
