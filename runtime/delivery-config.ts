@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../bin/cli-support.ts';
 import type { Policy } from '../generator/policy.ts';
+import { policyShapeErrors } from '../generator/policy-shape.ts';
 
 /** Where the deployed build lives on the PBX; every runtime command's `--config` default. */
 export const DEFAULT_CONFIG_DIR = '/etc/mitschnitt/current';
@@ -25,6 +26,8 @@ export async function loadPolicy(configDir: string): Promise<Policy> {
   if (policy?.version !== 1 || typeof policy.settings?.spool !== 'string' || typeof policy.rules !== 'object') {
     throw new UserError(`${path} is not a mitschnitt policy (version 1 with settings and rules); rebuild and redeploy`);
   }
+  const problems = policyShapeErrors(policy);
+  if (problems.length > 0) throw new UserError(`${path} is damaged: ${problems.join('; ')}; rebuild and redeploy`);
   return policy as Policy;
 }
 
