@@ -255,8 +255,13 @@ class HostDeploy {
     const copies = Object.keys(files).filter((p) => !changed.has(p));
     if (copies.length) {
       this.progress('upload', `copying ${copies.length} unchanged file(s) on the host`);
-      const cmds = copies.map((p) => `cp --reflink=auto -p ${quote(`current/${p}`)} ${quote(`${tmp}/${p}`)}`);
-      await this.remote('copying unchanged files from the current release', `set -e; cd ${quote(this.dir)}; ${cmds.join('; ')}`);
+      // The paths go on stdin, one a line (manifest paths have no blanks or newlines): a command line listing a
+      // big phone fleet's files would exceed the kernel's 128 KiB limit for one argument (`sh -c`, `sudo sh -c`).
+      await this.remote(
+        'copying unchanged files from the current release',
+        `set -e; cd ${quote(this.dir)}; while read -r p; do cp --reflink=auto -p "current/$p" ${quote(tmp)}/"$p"; done`,
+        copies.map((p) => `${p}\n`).join(''),
+      );
       this.result.filesCopied = copies.length;
     }
     const uploads: [string, Buffer, number][] = Object.keys(files)
@@ -294,8 +299,11 @@ class HostDeploy {
         `mkdir -p ${[staging, ...dirs.map((d) => `${staging}/${d}`)].map(quote).join(' ')}; chown -R ${quote(this.host.user)} ${quote(staging)}`,
     );
     await this.upload(uploads, (p) => this.path(staging, p));
-    const installs = uploads.map(([p, , mode]) => `install -o 0 -g 0 -m ${mode.toString(8).padStart(4, '0')} ${quote(`${staging}/${p}`)} ${quote(`${tmp}/${p}`)}`);
-    await this.remote('moving the uploaded files into place', `set -e; cd ${quote(this.dir)}; ${installs.join('; ')}; rm -rf ${quote(staging)}`);
+    await this.remote(
+      'moving the uploaded files into place',
+      `set -e; cd ${quote(this.dir)}; while read -r mode p; do install -o 0 -g 0 -m "$mode" ${quote(staging)}/"$p" ${quote(tmp)}/"$p"; done; rm -rf ${quote(staging)}`,
+      uploads.map(([p, , mode]) => `${mode.toString(8).padStart(4, '0')} ${p}\n`).join(''),
+    );
   }
 
   /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */

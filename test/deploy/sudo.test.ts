@@ -218,6 +218,21 @@ test('a connection cut during the upload leaves the old set; the next deploy cle
   assert.equal(notRootOwned(p.host.dir).filter((f) => !f.startsWith(p.secretsDir)), []);
 });
 
+test('a big phone fleet (1,500 provisioning files) deploys through sudo: no command line grows with the file count', async () => {
+  const { p, host } = await pbx('fleet');
+  const extra: Record<string, string> = {};
+  for (let i = 0; i < 1500; i++) extra[`snom/000413${i.toString(16).padStart(6, '0')}.xml`] = `<settings>${i}</settings>\n`;
+  const first = build(p, { extra });
+  const r = await deployHost(host, first, options(p));
+  assert.is(r.status, 'deployed', r.reason);
+  assert.is(r.filesUploaded, Object.keys(first.manifest.files).length + 1);
+  const next = build(p, { extra, dialplanBody: 'exten => s,1,Return(fleet)' });
+  const r2 = await deployHost(host, next, options(p));
+  assert.is(r2.status, 'deployed', r2.reason);
+  assert.is(r2.filesCopied, Object.keys(next.manifest.files).length - 1);
+  assert.is(ownership(join(p.host.dir, 'current/snom/0004130005db.xml')), '0:0 0644');
+});
+
 test('without the sudo rule: deploy and plan fail at once naming the sudoers line, and nothing on the host changes', async () => {
   const { p, host } = await pbx('no-rule');
   const good = build(p);
