@@ -29,7 +29,7 @@ const cronDir = join(work, 'cron.d');
 const systemdDir = join(work, 'systemd');
 const HOST = 'pbx-berlin';
 const CLOCK_2099 = join(REPO_ROOT, 'test/e2e/clock-2099.mjs');
-const PASSWORDS: Record<string, string> = { anna: 'anna-pw-1234', eva: 'eva-pw-12345', frank: 'frank-pw-123', carla: 'carla-pw-123' };
+const PASSWORDS: Record<string, string> = { ben: 'ben-pw-12345', anna: 'anna-pw-1234', eva: 'eva-pw-12345', frank: 'frank-pw-123', carla: 'carla-pw-123' };
 
 let pbx: Pbx;
 let mailbox: Mailbox;
@@ -41,6 +41,7 @@ let dialplan: Dialplan;
 let config = '';
 let annaJournal = '';
 let carlaJournal = '';
+let teamJournal = '';
 
 const readJson = <T = Record<string, unknown>>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 const writeJson = (path: string, value: unknown) => writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
@@ -245,6 +246,24 @@ test('Anna\'s external call is recorded automatically: journal with rule and par
   assert.not.ok((await recordingIds('frank')).includes(j.id), 'frank does not');
 });
 
+test('an external caller dials the sales team (600), Ben answers: inbound, recorded, visible to ben and eva, not anna or frank', async () => {
+  const call = dialplanCall({ endpoint: 'PJSIP/trunk', number: '0309999', name: 'Kunde' }, { endpoint: 'PJSIP/202', number: '600', callId: 'ben-1@192.0.2.12' });
+  assert.is(call.decision, 'auto');
+  fake!.advance(4);
+  fake!.hangup(call.callee);
+  const path = await waitFor('the team call\'s journal', () => journals().find((p) => p !== annaJournal));
+  const j = readJson<Journal>(path);
+  assert.is(j.direction, 'inbound');
+  assert.is(j.rule, 'sales-external');
+  assert.is(j.callee.number, '600');
+  assert.ok(j.participants.some((p) => p.userId === 'ben'), 'ben who answered is a participant');
+  assert.ok((await recordingIds('ben')).includes(j.id), 'ben sees the call he answered');
+  assert.ok((await recordingIds('eva')).includes(j.id), 'eva sees it');
+  assert.not.ok((await recordingIds('frank')).includes(j.id), 'frank does not');
+  assert.not.ok((await recordingIds('anna')).includes(j.id), 'nor anna: she is in the team but was not on this call');
+  teamJournal = path;
+});
+
 test('Carla presses the record key the SNOM XML provisions: her manual call is recorded', async () => {
   const carla = readJson<{ users: { id: string; phones: { mac: string }[] }[] }>(join(rules, 'users.json')).users.find((u) => u.id === 'carla')!;
   const mac = carla.phones[0]!.mac.replace(/:/g, '').toLowerCase();
@@ -264,7 +283,7 @@ test('Carla presses the record key the SNOM XML provisions: her manual call is r
   });
   assert.ok(active.manualAllowed, 'Carla may record manually (support-manual)');
   assert.not.ok(active.recording);
-  const url = template!.replace(/&amp;/g, '&').replace('$mac', mac).replace('$call-id', encodeURIComponent(callId));
+  const url = template!.replace(/&amp;/g, '&').replace('$mac', mac).replace('$call-id', callId);
   assert.match(url, `http://127.0.0.1:${httpPort}/`, 'the key points at the runtime');
   const res = await fetch(url);
   const body = await res.text();
@@ -273,8 +292,8 @@ test('Carla presses the record key the SNOM XML provisions: her manual call is r
   assert.ok(fake!.actions.some((a) => a.name === 'mixmonitor'), 'the runtime started MixMonitor');
   fake!.advance(2);
   fake!.hangup(call.caller);
-  const all = await waitFor('Carla\'s journal', () => (journals().length === 2 ? journals() : null));
-  carlaJournal = all.find((p) => p !== annaJournal)!;
+  const all = await waitFor('Carla\'s journal', () => (journals().length === 3 ? journals() : null));
+  carlaJournal = all.find((p) => p !== annaJournal && p !== teamJournal)!;
   const j = readJson<Journal>(carlaJournal);
   assert.is(j.decision, 'manual');
   assert.is(j.rule, 'support-manual');
@@ -286,12 +305,14 @@ test('Carla presses the record key the SNOM XML provisions: her manual call is r
 test('deliver (the cron line): the mail with the attachment reaches the SMTP server, the DMS script ran', async () => {
   const r = await cli(cronCommand('deliver'), { env: { MITSCHNITT_DMS_INBOX: dmsInbox } });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  await waitFor('the mail', () => mailbox.mails.length === 1);
-  const mail = mailbox.mails[0]!;
+  await waitFor('the two mails', () => mailbox.mails.length === 2);
   const anna = readJson<Journal>(annaJournal);
-  assert.match(JSON.stringify(mail.to), 'vertragsarchiv@muster-gmbh.example');
-  const attachment = mail.attachments.find((a) => a.filename === anna.audio);
-  assert.ok(attachment, mail.attachments.map((a) => a.filename).join(','));
+  const mail = mailbox.mails.find((m) => m.attachments.some((a) => a.filename === anna.audio));
+  assert.ok(mail, 'a mail carries Anna\'s recording');
+  assert.ok(mailbox.mails.some((m) => m.attachments.some((a) => a.filename === readJson<Journal>(teamJournal).audio)), 'and one the team call');
+  assert.match(JSON.stringify(mail!.to), 'vertragsarchiv@muster-gmbh.example');
+  const attachment = mail!.attachments.find((a) => a.filename === anna.audio);
+  assert.ok(attachment, mail!.attachments.map((a) => a.filename).join(','));
   assert.equal(attachment!.content, readFileSync(join(annaJournal, '..', anna.audio)));
   assert.equal(mailbox.logins.at(-1), { user: 'mitschnitt@muster-gmbh.example', password: 'smtp-secret' });
   const carla = readJson<Journal>(carlaJournal);
@@ -300,17 +321,17 @@ test('deliver (the cron line): the mail with the attachment reaches the SMTP ser
   assert.equal(readdirSync(join(spool, '.mitschnitt/queue')).filter((f) => f.endsWith('.json')), []);
 });
 
-test('expire --now <far future> deletes both recordings and logs each deletion; capacity runs', async () => {
+test('expire (the cron line, on a clock in 2099) deletes the three recordings and logs each deletion; capacity runs', async () => {
   const dry = await cli([...cronCommand('expire'), '--dry-run', '--now', '2099-01-01T00:00:00Z']);
   assert.is(dry.code, 0, dry.stdout + dry.stderr);
-  assert.equal(journals().length, 2, 'a dry run deletes nothing');
+  assert.equal(journals().length, 3, 'a dry run deletes nothing');
   // expire refuses a future --now without --dry-run (a safety catch), so the far future is the machine's clock.
   const r = await cli(cronCommand('expire'), { env: { NODE_OPTIONS: `--import ${CLOCK_2099}` } });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.equal(journals(), []);
-  for (const j of [annaJournal, carlaJournal]) assert.not.ok(existsSync(j));
+  for (const j of [annaJournal, teamJournal, carlaJournal]) assert.not.ok(existsSync(j));
   const log = readFileSync(join(spool, '.mitschnitt/deletions.log'), 'utf8');
-  for (const j of [annaJournal, carlaJournal]) assert.match(log, j.split('/').pop()!.replace(/\.json$/, ''));
+  for (const j of [annaJournal, teamJournal, carlaJournal]) assert.match(log, j.split('/').pop()!.replace(/\.json$/, ''));
 
   const cap = await cli(['capacity', '--config', config]);
   assert.ok(cap.code === 0 || cap.code === 1, cap.stderr);
