@@ -29,7 +29,7 @@ const cronDir = join(work, 'cron.d');
 const systemdDir = join(work, 'systemd');
 const HOST = 'pbx-berlin';
 const CLOCK_2099 = join(REPO_ROOT, 'test/e2e/clock-2099.mjs');
-const PASSWORDS: Record<string, string> = { ben: 'ben-pw-12345', anna: 'anna-pw-1234', eva: 'eva-pw-12345', frank: 'frank-pw-123', carla: 'carla-pw-123' };
+const PASSWORDS: Record<string, string> = { david: 'david-pw-1234', ben: 'ben-pw-12345', anna: 'anna-pw-1234', eva: 'eva-pw-12345', frank: 'frank-pw-123', carla: 'carla-pw-123' };
 
 let pbx: Pbx;
 let mailbox: Mailbox;
@@ -42,6 +42,7 @@ let config = '';
 let annaJournal = '';
 let carlaJournal = '';
 let teamJournal = '';
+let davidJournal = '';
 
 const readJson = <T = Record<string, unknown>>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 const writeJson = (path: string, value: unknown) => writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
@@ -302,6 +303,36 @@ test('Carla presses the record key the SNOM XML provisions: her manual call is r
   assert.ok(existsSync(join(spool, '.mitschnitt/queue', `${j.id}.json`)), 'queued for the DMS script');
 });
 
+test('David uses the DTMF record feature (*1, features_mitschnitt.conf): the UserEvent starts and stops a recording', async () => {
+  const features = readFileSync(join(config, 'asterisk/features_mitschnitt.conf'), 'utf8');
+  const feature = /^mitschnitt-record => ([^,]+),self,UserEvent\((\w+),Source: feature\)$/m.exec(features);
+  assert.ok(feature, features);
+  const [, code, userEvent] = feature!;
+  assert.is(code, '*1');
+  const before = journals().length;
+  const call = dialplanCall({ endpoint: 'PJSIP/302', number: '302', callId: 'david-1@192.0.2.32' }, { endpoint: 'PJSIP/trunk', number: '0401111' });
+  assert.is(call.decision, 'manual');
+  const cookie = await signIn('david');
+  await waitFor('David\'s live call in the runtime', async () => {
+    const r = await fetch(`http://127.0.0.1:${httpPort}/api/calls`, { headers: { cookie } });
+    return ((await r.json()) as { calls: unknown[] }).calls.length === 1;
+  });
+  const mixmonitors = () => fake!.actions.filter((a) => a.name === 'mixmonitor').length;
+  const started = mixmonitors();
+  fake!.userEvent(call.caller, userEvent!, [['Source', 'feature']]);
+  await waitFor('MixMonitor from the feature', () => mixmonitors() === started + 1);
+  fake!.advance(2);
+  fake!.userEvent(call.caller, userEvent!, [['Source', 'feature']]);
+  await waitFor('StopMixMonitor from the feature', () => fake!.actions.some((a) => a.name === 'stopmixmonitor'));
+  fake!.hangup(call.caller);
+  const path = await waitFor('David\'s journal', () => (journals().length === before + 1 ? journals().find((p) => ![annaJournal, teamJournal, carlaJournal].includes(p)) : null));
+  const j = readJson<Journal>(path);
+  assert.is(j.decision, 'manual');
+  assert.is(j.caller.userId, 'david');
+  assert.is(j.durationSeconds, 2);
+  davidJournal = path;
+});
+
 test('deliver (the cron line): the mail with the attachment reaches the SMTP server, the DMS script ran', async () => {
   const r = await cli(cronCommand('deliver'), { env: { MITSCHNITT_DMS_INBOX: dmsInbox } });
   assert.is(r.code, 0, r.stdout + r.stderr);
@@ -321,17 +352,17 @@ test('deliver (the cron line): the mail with the attachment reaches the SMTP ser
   assert.equal(readdirSync(join(spool, '.mitschnitt/queue')).filter((f) => f.endsWith('.json')), []);
 });
 
-test('expire (the cron line, on a clock in 2099) deletes the three recordings and logs each deletion; capacity runs', async () => {
+test('expire (the cron line, on a clock in 2099) deletes the four recordings and logs each deletion; capacity runs', async () => {
   const dry = await cli([...cronCommand('expire'), '--dry-run', '--now', '2099-01-01T00:00:00Z']);
   assert.is(dry.code, 0, dry.stdout + dry.stderr);
-  assert.equal(journals().length, 3, 'a dry run deletes nothing');
+  assert.equal(journals().length, 4, 'a dry run deletes nothing');
   // expire refuses a future --now without --dry-run (a safety catch), so the far future is the machine's clock.
   const r = await cli(cronCommand('expire'), { env: { NODE_OPTIONS: `--import ${CLOCK_2099}` } });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.equal(journals(), []);
-  for (const j of [annaJournal, teamJournal, carlaJournal]) assert.not.ok(existsSync(j));
+  for (const j of [annaJournal, teamJournal, carlaJournal, davidJournal]) assert.not.ok(existsSync(j));
   const log = readFileSync(join(spool, '.mitschnitt/deletions.log'), 'utf8');
-  for (const j of [annaJournal, teamJournal, carlaJournal]) assert.match(log, j.split('/').pop()!.replace(/\.json$/, ''));
+  for (const j of [annaJournal, teamJournal, carlaJournal, davidJournal]) assert.match(log, j.split('/').pop()!.replace(/\.json$/, ''));
 
   const cap = await cli(['capacity', '--config', config]);
   assert.ok(cap.code === 0 || cap.code === 1, cap.stderr);
