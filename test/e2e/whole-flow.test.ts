@@ -370,4 +370,23 @@ test('expire (the cron line, on a clock in 2099) deletes the four recordings and
   assert.match(cap.stdout, /\d/);
 });
 
+test('serve restarted (SIGTERM, as systemctl restart) during a recorded call picks it up and journals it at hangup', async () => {
+  const call = dialplanCall({ endpoint: 'PJSIP/201', number: '201', callId: 'anna-call-2@192.0.2.10' }, { endpoint: 'PJSIP/trunk', number: '030555' });
+  assert.is(call.decision, 'auto');
+  fake!.advance(2);
+  assert.is(await serve!.stop(), 0, 'serve stops cleanly on SIGTERM');
+  assert.not.ok(existsSync(call.file!.replace(/\.wav$/, '.json')), 'no journal while the call goes on');
+  serve = new Service(['serve', '--config', config]);
+  await waitFor('recording picked up after the restart', () => serve!.logged('recording in progress picked up').length > 0 || !serve!.running);
+  assert.is(serve.logged('recording in progress picked up')[0]!.audio, call.file);
+  fake!.advance(3);
+  fake!.hangup(call.caller);
+  const journal = call.file!.replace(/\.wav$/, '.json');
+  await waitFor('the journal after the restart', () => existsSync(journal));
+  const j = readJson<Journal>(journal);
+  assert.is(j.rule, 'sales-external');
+  assert.is(j.durationSeconds, 5);
+  assert.is(j.caller.userId, 'anna');
+});
+
 test.run();
