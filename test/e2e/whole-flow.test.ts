@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { BUNDLED_RULES } from '../../bin/cli-support.ts';
 import type { Journal } from '../../runtime/journal.ts';
+import { verifyChain } from '../../runtime/journal-verify.ts';
 import { startPbx, type Pbx } from '../deploy/pbx-fixture.ts';
 import { Channel, Pbx as Dialplan } from '../dialplan/interpreter/pbx.ts';
 import { FakeAmiServer, type PhoneSpec } from '../support/fake-ami-server.ts';
@@ -353,6 +354,9 @@ test('deliver (the cron line): the mail with the attachment reaches the SMTP ser
 });
 
 test('expire (the cron line, on a clock in 2099) deletes the four recordings and logs each deletion; capacity runs', async () => {
+  const chain = await verifyChain(spool);
+  assert.ok(chain.ok, chain.problems.join('\n'));
+  assert.is(chain.length, 4, 'the four journals form one hash chain');
   const dry = await cli([...cronCommand('expire'), '--dry-run', '--now', '2099-01-01T00:00:00Z']);
   assert.is(dry.code, 0, dry.stdout + dry.stderr);
   assert.equal(journals().length, 4, 'a dry run deletes nothing');
@@ -387,6 +391,8 @@ test('serve restarted (SIGTERM, as systemctl restart) during a recorded call pic
   assert.is(j.rule, 'sales-external');
   assert.is(j.durationSeconds, 5);
   assert.is(j.caller.userId, 'anna');
+  const chain = await verifyChain(spool);
+  assert.ok(chain.ok, `the chain continues across the logged expiries: ${chain.problems.join('; ')}`);
 });
 
 test.run();
