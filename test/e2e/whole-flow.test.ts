@@ -246,6 +246,11 @@ test('Anna\'s external call is recorded automatically: journal with rule and par
   assert.ok((await recordingIds('anna')).includes(j.id), 'anna sees her recording');
   assert.ok((await recordingIds('eva')).includes(j.id), 'eva (supervisor, canView sales-staff) sees it');
   assert.not.ok((await recordingIds('frank')).includes(j.id), 'frank does not');
+  const audio = (user: string) => signIn(user).then((cookie) => fetch(`http://127.0.0.1:${httpPort}/api/recordings/${j.id}/audio`, { headers: { cookie } }));
+  const eva = await audio('eva');
+  assert.is(eva.status, 200);
+  assert.equal(Buffer.from(await eva.arrayBuffer()), readFileSync(call.file!), 'eva plays the very file MixMonitor wrote');
+  assert.is((await audio('frank')).status, 404);
 });
 
 test('an external caller dials the sales team (600), Ben answers: inbound, recorded, visible to ben and eva, not anna or frank', async () => {
