@@ -400,4 +400,34 @@ test('serve restarted (SIGTERM, as systemctl restart) during a recorded call pic
   assert.ok(chain.ok, `the chain continues across the logged expiries: ${chain.problems.join('; ')}`);
 });
 
+test('a rule change to wav49 goes through plan and deploy; the restarted runtime journals a .WAV recording', async () => {
+  const settings = readJson<Record<string, unknown>>(join(rules, 'settings.json'));
+  writeJson(join(rules, 'settings.json'), { ...settings, format: 'wav49' });
+  const git = simpleGit(repo);
+  await git.add('.');
+  await git.commit('record in wav49 (GSM) to save space');
+  await git.push('origin', 'main');
+  const ssh = ['--identity', key, '--rules', rules, '--out', out];
+  const plan = await cli(['plan', ...ssh], { cwd: repo });
+  assert.is(plan.code, 3, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, 'restart: mitschnitt service');
+  pbx.clearLogs();
+  const deploy = await cli(['deploy', ...ssh, '--cron-dir', cronDir, '--systemd-dir', systemdDir], { cwd: repo });
+  assert.is(deploy.code, 0, deploy.stdout + deploy.stderr);
+  assert.ok(pbx.systemctlCalls().some((c) => /restart.*mitschnitt/.test(c)), pbx.systemctlCalls().join('\n'));
+  assert.is(await serve!.stop(), 0); // what systemctl restart does on the real host
+  serve = new Service(['serve', '--config', config]);
+  await waitFor('AMI resync after the restart', () => serve!.logged('AMI resync done').length > 0 || !serve!.running);
+
+  const call = dialplanCall({ endpoint: 'PJSIP/201', number: '201', callId: 'anna-call-3@192.0.2.10' }, { endpoint: 'PJSIP/trunk', number: '030777' });
+  assert.match(call.file!, /\.WAV$/);
+  fake!.advance(4);
+  fake!.hangup(call.caller);
+  const journal = call.file!.replace(/\.WAV$/, '.json');
+  await waitFor('the wav49 journal', () => existsSync(journal));
+  const j = readJson<Journal>(journal);
+  assert.is(j.audio, call.file!.split('/').pop());
+  assert.is(j.durationSeconds, 4);
+});
+
 test.run();
