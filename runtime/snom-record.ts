@@ -53,7 +53,9 @@ export function snomRecordRoute(deps: {
     async handler(req: IncomingMessage, res: ServerResponse) {
       const url = new URL(req.url ?? '/', 'http://phone');
       const mac = normalizeMac(url.searchParams.get('mac') ?? '');
-      const callId = url.searchParams.get('callid') ?? '';
+      // The phone pastes $call-id unencoded; a '+' in it (allowed in a SIP Call-ID) reads back as a space, which a
+      // Call-ID can never contain (RFC 3261 `word`), so every space was a '+'.
+      const callId = (url.searchParams.get('callid') ?? '').replace(/ /g, '+');
       const from = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
       const reply = (outcome: Outcome, fields: Record<string, unknown>) => {
         const level = outcome === 'started' || outcome === 'stopped' ? 'info' : outcome === 'error' ? 'error' : 'warn';
