@@ -1,8 +1,8 @@
 // The whole product as an admin runs it: a git repository of rules → validate → build → plan → deploy (real sshd,
 // stand-in asterisk/systemctl) → `serve` from the DEPLOYED folder with the AMI secret deploy created → calls whose
 // variables and MixMonitor come from running the deployed dialplan in the interpreter, replayed through the fake
-// Asterisk → journals, web API rights, the SNOM record key, `deliver` (real SMTP, the DMS script), `expire`,
-// `capacity`. Every hand-off between the parts is asserted.
+// Asterisk → journals, web API rights, the SNOM record key, the DTMF feature, `deliver` (real SMTP, the DMS script),
+// `expire`, `capacity`, a restart mid-call, a redeploy to wav49. Every hand-off between the parts is asserted.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,7 +38,6 @@ let fake: FakeAmiServer | undefined;
 let serve: Service | undefined;
 let amiPort = 0;
 let httpPort = 0;
-let dialplan: Dialplan;
 let config = '';
 let annaJournal = '';
 let carlaJournal = '';
@@ -219,8 +218,7 @@ test('serve runs from the deployed folder with the unit\'s command line and logs
   await waitFor('AMI resync', () => serve!.logged('AMI resync done').length > 0 || !serve!.running);
   assert.ok(serve.running, JSON.stringify(serve.lines));
   assert.is(serve.garbage.length, 0, serve.garbage.join('\n'));
-  dialplan = new Dialplan(readFileSync(join(config, 'asterisk/extensions_mitschnitt.conf'), 'utf8'));
-  assert.ok(dialplan.contexts.has('mitschnitt-check'));
+  assert.ok(new Dialplan(readFileSync(join(config, 'asterisk/extensions_mitschnitt.conf'), 'utf8')).contexts.has('mitschnitt-check'));
 });
 
 test('Anna\'s external call is recorded automatically: journal with rule and parties, visible to anna and eva, not frank', async () => {
