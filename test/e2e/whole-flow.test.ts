@@ -428,4 +428,13 @@ test('a rule change to wav49 goes through plan and deploy; the restarted runtime
   assert.is(j.durationSeconds, 4);
 });
 
+test('audit (on the PBX) lists what the web client logged: eva played Anna\'s recording', async () => {
+  const r = await cli(['audit', '--config', config, '--user', 'eva', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const annaId = annaJournal.split('/').pop()!.replace(/\.json$/, '');
+  assert.ok(lines.some((l) => JSON.stringify(l).includes(annaId)), r.stdout);
+  assert.ok(lines.every((l) => JSON.stringify(l).includes('eva')), 'only eva\'s lines');
+});
+
 test.run();
