@@ -72,13 +72,18 @@ export function createWebClient(deps: WebDeps): WebClient {
   const unhookChange = deps.calls.onChange((userId) => events.callsChanged(userId));
 
   const interval = deps.rescanIntervalMs ?? 60_000;
+  let rescanning = false;
   const timer =
     interval > 0
       ? setInterval(() => {
+          // scan() hands a running walk to every caller: a tick during a long walk would announce its journals again.
+          if (rescanning) return;
+          rescanning = true;
           ready
             .then(() => index.scan())
             .then(({ added }) => added.forEach((s) => events.journalAdded(s)))
-            .catch((err: unknown) => deps.log.warn('web journal rescan failed', { spool, error: err }));
+            .catch((err: unknown) => deps.log.warn('web journal rescan failed', { spool, error: err }))
+            .finally(() => (rescanning = false));
         }, interval)
       : undefined;
   timer?.unref();
