@@ -9,8 +9,8 @@ import { acquireLock } from '../../ci/remote-lock.ts';
 import { connectSsh } from '../../ci/ssh-connection.ts';
 import { sshTarget } from '../../ci/deploy.ts';
 import { keygen } from '../support/sshd.ts';
-import { startPbx, writeAsteriskConfig, type Pbx } from './pbx-fixture.ts';
-import { versionOf, writeRelease, type ReleaseSpec } from './release-fixture.ts';
+import { buildRelease, deployOptions, startPbx, writeAsteriskConfig, type Pbx } from './pbx-fixture.ts';
+import { versionOf, type ReleaseSpec } from './release-fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'mitschnitt-deploy-test-'));
 const clientKeyPath = join(work, 'deploy_key');
@@ -29,21 +29,9 @@ async function pbx(name: string, includes = true): Promise<Pbx> {
   return p;
 }
 
-function options(p: Pbx, extra: Partial<DeployOptions> = {}): DeployOptions {
-  return {
-    auth: { privateKey: readFileSync(clientKeyPath) },
-    lock: { waitSeconds: 0, leaseMinutes: 30, force: false },
-    cronDir: p.cronDir,
-    systemdDir: p.systemdDir,
-    keepReleases: 3,
-    ...extra,
-  };
-}
+const options = (p: Pbx, extra: Partial<DeployOptions> = {}) => deployOptions(p, clientKeyPath, extra);
 
-function build(p: Pbx, spec: Partial<ReleaseSpec> = {}) {
-  writeRelease(out, p.host.name, { secretsDir: p.secretsDir, ...spec });
-  return readLocalRelease(out, p.host.name);
-}
+const build = (p: Pbx, spec: Partial<ReleaseSpec> = {}) => buildRelease(out, p, spec);
 
 const current = (p: Pbx) => readlinkSync(join(p.host.dir, 'current'));
 const deployed = (p: Pbx, path: string) => readFileSync(join(p.host.dir, 'current', path), 'utf8');

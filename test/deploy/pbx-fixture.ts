@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSshd, type Sshd, type SshdOptions } from '../support/sshd.ts';
 import type { Host } from '../../generator/rule-set.ts';
+import type { DeployOptions } from '../../ci/deploy.ts';
+import { readLocalRelease } from '../../ci/release-files.ts';
+import { writeRelease, type ReleaseSpec } from './release-fixture.ts';
 
 export const STANDIN_BIN = fileURLToPath(new URL('./fixtures/bin', import.meta.url));
 
@@ -84,4 +87,22 @@ export async function startPbx(name: string, options: PbxOptions = {}): Promise<
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Deploy options for a test PBX: the given client key, no lock waiting, the PBX's own cron and systemd folders. */
+export function deployOptions(p: Pbx, keyPath: string, extra: Partial<DeployOptions> = {}): DeployOptions {
+  return {
+    auth: { privateKey: readFileSync(keyPath) },
+    lock: { waitSeconds: 0, leaseMinutes: 30, force: false },
+    cronDir: p.cronDir,
+    systemdDir: p.systemdDir,
+    keepReleases: 3,
+    ...extra,
+  };
+}
+
+/** Writes a release for the PBX's host into `out` and reads it back as deploy does. */
+export function buildRelease(out: string, p: Pbx, spec: Partial<ReleaseSpec> = {}) {
+  writeRelease(out, p.host.name, { secretsDir: p.secretsDir, ...spec });
+  return readLocalRelease(out, p.host.name);
 }

@@ -13,8 +13,8 @@ import { readLocalRelease } from '../../ci/release-files.ts';
 import { sudoersLine } from '../../ci/sudo.ts';
 import type { Host } from '../../generator/rule-set.ts';
 import { keygen } from '../support/sshd.ts';
-import { startPbx, STANDIN_BIN, type Pbx } from './pbx-fixture.ts';
-import { versionOf, writeRelease, type ReleaseSpec } from './release-fixture.ts';
+import { buildRelease, deployOptions, startPbx, STANDIN_BIN, type Pbx } from './pbx-fixture.ts';
+import { versionOf, type ReleaseSpec } from './release-fixture.ts';
 
 const USER = 'mitschnitt-deploy-t';
 const SUDOERS = `/etc/sudoers.d/mitschnitt-test-${process.pid}`;
@@ -77,21 +77,9 @@ async function pbx(name: string): Promise<{ p: Pbx; host: Host }> {
   return { p, host: { ...p.host, user: USER } };
 }
 
-function options(p: Pbx, extra: Partial<DeployOptions> = {}): DeployOptions {
-  return {
-    auth: { privateKey: readFileSync(key) },
-    lock: { waitSeconds: 0, leaseMinutes: 30, force: false },
-    cronDir: p.cronDir,
-    systemdDir: p.systemdDir,
-    keepReleases: 3,
-    ...extra,
-  };
-}
+const options = (p: Pbx, extra: Partial<DeployOptions> = {}) => deployOptions(p, key, extra);
 
-function build(p: Pbx, spec: Partial<ReleaseSpec> = {}) {
-  writeRelease(out, p.host.name, { secretsDir: p.secretsDir, ...spec });
-  return readLocalRelease(out, p.host.name);
-}
+const build = (p: Pbx, spec: Partial<ReleaseSpec> = {}) => buildRelease(out, p, spec);
 
 const current = (p: Pbx) => readlinkSync(join(p.host.dir, 'current'));
 const loadedDialplan = (p: Pbx) => readFileSync(join(p.state, 'dialplan.loaded'), 'utf8');
