@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { createFileExclusive } from './exclusive-file.ts';
 
 /**
  * A lock file for cron batches (`deliver`, `expire`) so overlapping runs never work on the same items.
@@ -46,25 +46,9 @@ export async function acquireBatchLock(path: string): Promise<LockResult> {
   }
 }
 
-/** Writes our owner record to a temp file and links it into place: the lock never exists half-written. */
-async function createExclusive(path: string): Promise<boolean> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    await handle.writeFile(`${JSON.stringify(ownSelf())}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(temp).catch(() => {});
-  }
+/** Our owner record, linked into place: the lock never exists half-written. */
+function createExclusive(path: string): Promise<boolean> {
+  return createFileExclusive(path, `${JSON.stringify(ownSelf())}\n`, 0o644);
 }
 
 async function releaseLock(path: string): Promise<void> {

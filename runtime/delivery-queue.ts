@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { access, link, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createFileExclusive } from './exclusive-file.ts';
 
 /**
  * The durable delivery queue: one JSON file per recording in `<spool>/.mitschnitt/queue/<id>.json`.
@@ -74,20 +75,10 @@ export async function enqueueDelivery(spool: string, request: DeliveryRequest, n
   for (const state of ['delivered', 'dead'] as const) {
     if (await exists(join(queueDir(spool, state), `${item.id}.json`))) return false;
   }
-  const target = join(dir, `${item.id}.json`);
-  const temp = await writeTemp(dir, item);
-  try {
-    // link() fails with EEXIST instead of replacing: create-if-absent in one atomic step, so a second
-    // enqueue of the same id never resets the attempt state of the first.
-    await link(temp, target);
-    await fsyncDir(dir);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(temp).catch(() => {});
-  }
+  // Create-if-absent: a second enqueue of the same id never resets the attempt state of the first.
+  const created = await createFileExclusive(join(dir, `${item.id}.json`), `${JSON.stringify(item, null, 2)}\n`, 0o640);
+  if (created) await fsyncDir(dir);
+  return created;
 }
 
 export function newQueueItem(request: DeliveryRequest, now: Date): QueueItem {
