@@ -1,9 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { auditLogPath } from '../../runtime/web/audit-log.ts';
-import { login, MemoryCallControl, startHarness, writeRecording, type Harness, type SignedIn } from './support.ts';
+import { login, MemoryCallControl, openEvents, startHarness, writeRecording, type Harness, type SignedIn } from './support.ts';
 
 const test = suite<{ h: Harness; calls: MemoryCallControl; s: Record<string, SignedIn> }>('web calls API and live events');
 
@@ -97,47 +96,6 @@ test('an AMI failure is reported as 502 with its message and audited', async ({ 
   const log = readFileSync(auditLogPath(h.spool), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(log.some((e) => e.user === 'carla' && e.action === 'record-start' && e.result === 'ami-error'));
 });
-
-/** Reads server-sent events of one stream until `count` events of interest arrived. */
-function openEvents(h: Harness, s: SignedIn) {
-  const url = new URL(h.base);
-  const events: { event: string; data: string }[] = [];
-  const waiters: (() => void)[] = [];
-  let buffer = '';
-  const req = request({ host: url.hostname, port: url.port, path: '/api/events', headers: { Cookie: s.cookie } });
-  let markEnded: () => void = () => {};
-  const ended = new Promise<void>((resolve) => (markEnded = resolve));
-  const opened = new Promise<number>((resolve, reject) => {
-    req.on('response', (res) => {
-      resolve(res.statusCode ?? 0);
-      res.on('end', () => markEnded());
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
-          if (event) events.push({ event, data });
-          waiters.splice(0).forEach((w) => w());
-        }
-      });
-    });
-    req.on('error', reject);
-  });
-  req.end();
-  return {
-    opened,
-    ended,
-    events,
-    async until(n: number) {
-      while (events.length < n) await new Promise<void>((r) => waiters.push(r));
-    },
-    close: () => req.destroy(),
-  };
-}
 
 test('live events: a new journal reaches only the users allowed to see it; call changes reach only their user', async ({ h, s, calls }) => {
   const anna = openEvents(h, s.anna);

@@ -303,3 +303,44 @@ export function rawRequest(
     req.end(options.body);
   });
 }
+
+/** Opens /api/events for a signed-in user and collects its server-sent events; `until(n)` waits for n of them. */
+export function openEvents(h: Harness, s: SignedIn) {
+  const url = new URL(h.base);
+  const events: { event: string; data: string }[] = [];
+  const waiters: (() => void)[] = [];
+  let buffer = '';
+  const req = httpRequest({ host: url.hostname, port: url.port, path: '/api/events', headers: { Cookie: s.cookie } });
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  const opened = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      resolve(res.statusCode ?? 0);
+      res.on('end', () => markEnded());
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
+          if (event) events.push({ event, data });
+          waiters.splice(0).forEach((w) => w());
+        }
+      });
+    });
+    req.on('error', reject);
+  });
+  req.end();
+  return {
+    opened,
+    ended,
+    events,
+    async until(n: number) {
+      while (events.length < n) await new Promise<void>((r) => waiters.push(r));
+    },
+    close: () => req.destroy(),
+  };
+}
