@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   capacity: async () => (await import('../runtime/capacity-command.ts')).capacityCommand,
   user: async () => (await import('../runtime/user-command.ts')).userCommand,
   audit: async () => (await import('../runtime/audit-command.ts')).auditCommand,
+  hold: async () => (await import('../runtime/hold-command.ts')).holdCommand,
 };
 
 function help(): string {

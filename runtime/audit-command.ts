@@ -12,8 +12,10 @@ function isEntry(value: unknown): value is AuditEntry {
 function columns(e: AuditEntry): string {
   // Fields are shown with JSON quoting where they could hold spaces or control characters (a tried user name).
   const safe = (s: string | undefined) => (s === undefined ? '-' : /^[\w.:@+-]*$/.test(s) && s !== '' ? s : JSON.stringify(s));
-  const what = e.recording !== undefined ? `recording=${safe(e.recording)}` : e.call !== undefined ? `call=${safe(e.call)}` : '-';
-  return [e.time, safe(e.user).padEnd(10), e.action.padEnd(14), what.padEnd(38), safe(e.ip).padEnd(15), safe(e.result)].join('  ');
+  const what = e.recording !== undefined ? `recording=${safe(e.recording)}` : e.call !== undefined ? `call=${safe(e.call)}` : e.hold !== undefined ? `hold=${safe(e.hold)}` : '-';
+  // Compliance commands add what they were about and why (free text, so always quoted).
+  const extra = [e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`, e.reason === undefined ? '' : ` reason=${JSON.stringify(e.reason)}`].join('');
+  return [e.time, safe(e.user).padEnd(10), e.action.padEnd(14), what.padEnd(38), safe(e.ip).padEnd(15), safe(e.result) + extra].join('  ');
 }
 
 export const auditCommand: Command = {

@@ -7,6 +7,7 @@ import type { Policy } from '../generator/policy.ts';
 import { acquireBatchLock } from './batch-lock.ts';
 import { queueDir, queuedIds, stateDir } from './delivery-queue.ts';
 import type { Journal } from './journal.ts';
+import { HoldSet } from './legal-hold.ts';
 import type { Logger } from './log.ts';
 
 export interface ExpireOptions {
@@ -29,6 +30,8 @@ export interface ExpireSummary {
   bytesFreed: number;
   /** Expired recordings kept because a delivery is still pending or dead-lettered. */
   keptPending: string[];
+  /** Expired recordings kept because a legal hold covers them (`mitschnitt hold`), with the hold ids. */
+  keptHeld: { id: string; holds: string[] }[];
   /** Files that could not be judged (unreadable journal) or deleted: an admin should look. */
   problems: { path: string; error: string }[];
 }
@@ -60,14 +63,14 @@ const PARALLELISM = 64;
  * skipped unread, and so is every later one. Journals are read only in older folders: a journal's own
  * `retentionDays` decides (rules may keep longer than the settings). Audio without a journal is kept until the
  * longest retention has passed since its mtime. Every deletion is written to the deletion log and fsynced
- * before any file goes; a recording with a pending or dead-lettered delivery is never deleted.
+ * before any file goes; a recording with a pending or dead-lettered delivery, or under a legal hold, is never deleted.
  */
 export async function runExpire(options: ExpireOptions): Promise<ExpireSummary> {
   const { policy, log } = options;
   const spool = policy.settings.spool;
   const now = options.now ?? new Date();
   const summary: ExpireSummary = {
-    ran: true, foldersScanned: 0, foldersSkipped: 0, journalsRead: 0, deleted: 0, bytesFreed: 0, keptPending: [], problems: [],
+    ran: true, foldersScanned: 0, foldersSkipped: 0, journalsRead: 0, deleted: 0, bytesFreed: 0, keptPending: [], keptHeld: [], problems: [],
   };
   const lock = options.dryRun ? null : await acquireBatchLock(join(stateDir(spool), 'expire.lock'));
   if (lock && !lock.acquired) {
@@ -77,11 +80,13 @@ export async function runExpire(options: ExpireOptions): Promise<ExpireSummary> 
   try {
     const retentions = [policy.settings.retentionDays, ...Object.values(policy.rules).map((r) => r.retentionDays)];
     const bounds = { min: Math.min(...retentions), max: Math.max(...retentions) };
+    // Legal holds are read once per run; a damaged holds file stops the run before anything is deleted.
+    const holds = await HoldSet.load(spool, policy, now.getTime());
     const pending = new Set([...(await queuedIds(spool, 'queue')), ...(await queuedIds(spool, 'dead'))]);
     const deletionLog = options.dryRun ? null : await DeletionLog.open(spool);
     try {
       const delivered = await queuedIds(spool, 'delivered');
-      const context: SweepContext = { options, spool, now, bounds, pending, delivered, deletionLog, summary };
+      const context: SweepContext = { options, spool, now, bounds, pending, delivered, holds, deletionLog, summary };
       for (const folder of await dayFolders(spool)) {
         if (folder.dayEnd + bounds.min * DAY_MS > now.getTime()) {
           summary.foldersSkipped++;
@@ -101,11 +106,12 @@ export async function runExpire(options: ExpireOptions): Promise<ExpireSummary> 
   } finally {
     if (lock?.acquired) await lock.release();
   }
+  for (const k of summary.keptHeld) log.info('expired but kept: legal hold', { id: k.id, holds: k.holds });
   for (const id of summary.keptPending) log.warn('expired but kept: its delivery is still pending or dead-lettered', { id });
   for (const p of summary.problems) log.error('expire could not handle a file; look at it', p);
-  const { ran: _ran, keptPending, problems, ...figures } = summary;
+  const { ran: _ran, keptPending, keptHeld, problems, ...figures } = summary;
   log.info(options.dryRun ? 'expire dry run finished (nothing deleted)' : 'expire finished', {
-    ...figures, keptPending: keptPending.length, problems: problems.length,
+    ...figures, keptPending: keptPending.length, keptHeld: keptHeld.length, problems: problems.length,
   });
   return summary;
 }
@@ -118,6 +124,7 @@ interface SweepContext {
   pending: Set<string>;
   /** Ids with a delivered marker (removed with the recording). */
   delivered: Set<string>;
+  holds: HoldSet;
   deletionLog: DeletionLog | null;
   summary: ExpireSummary;
 }
@@ -192,6 +199,11 @@ async function judgeJournal(dir: string, id: string, journalName: string, audioN
   }
   const retentionDays = validRetention(journal.retentionDays) ?? ctx.options.policy.settings.retentionDays;
   if (start + retentionDays * DAY_MS > ctx.now.getTime()) return null;
+  const held = ctx.holds.covering({ ...journal, id });
+  if (held.length > 0) {
+    ctx.summary.keptHeld.push({ id, holds: held });
+    return null;
+  }
   if (ctx.pending.has(id)) {
     ctx.summary.keptPending.push(id);
     return null;
@@ -220,6 +232,11 @@ async function judgeOrphanAudio(dir: string, id: string, name: string, ctx: Swee
   const info = await lstat(path).catch(() => null);
   if (!info?.isFile()) return null;
   if (info.mtimeMs + ctx.bounds.max * DAY_MS > ctx.now.getTime()) return null;
+  const held = ctx.holds.coveringOrphan(id, info.mtimeMs);
+  if (held.length > 0) {
+    ctx.summary.keptHeld.push({ id, holds: held });
+    return null;
+  }
   if (ctx.pending.has(id)) {
     ctx.summary.keptPending.push(id);
     return null;

@@ -10,7 +10,14 @@ export type AuditAction =
   | 'record-start'
   | 'record-stop'
   | 'record-pause'
-  | 'record-resume';
+  | 'record-resume'
+  // Compliance commands on the PBX (user = the operating-system user who ran them, ip = "local"):
+  | 'hold-add'
+  | 'hold-release'
+  | 'subject-list'
+  | 'subject-export'
+  | 'subject-erase'
+  | 'verify';
 
 /** One line of `<spool>/.mitschnitt/audit.log`. */
 export interface AuditEntry {
@@ -22,6 +29,12 @@ export interface AuditEntry {
   recording?: string;
   /** Call id (record-*). */
   call?: string;
+  /** Legal hold id (hold-*). */
+  hold?: string;
+  /** Why (hold-*, subject-erase), as the person running the command gave it. */
+  reason?: string;
+  /** What a compliance command was about or found, e.g. `number=+4930123456 recordings=3`. */
+  detail?: string;
   ip: string;
   /** ok, or why not: denied, not-found, not-allowed, no-call, ami-error, rate-limited, error. */
   result: string;

@@ -1,0 +1,20 @@
+import { userInfo } from 'node:os';
+import { AuditLog, auditLogPath, type AuditEntry } from './web/audit-log.ts';
+
+/**
+ * Audit lines of the compliance commands, in the same append-only log as the web client's (`mitschnitt audit`
+ * shows both). The user is who ran the command: under sudo the invoking user, not root.
+ */
+export function operator(): string {
+  const sudo = process.env.SUDO_USER;
+  if (sudo && /^[a-z_][a-z0-9_.-]{0,31}$/i.test(sudo)) return sudo;
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid:${process.getuid?.() ?? '?'}`;
+  }
+}
+
+export function appendCliAudit(spool: string, entry: Omit<AuditEntry, 'time' | 'user' | 'ip'> & { user?: string }): Promise<void> {
+  return new AuditLog(auditLogPath(spool)).append({ user: entry.user ?? operator(), ip: 'local', ...entry });
+}

@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { EXIT, parseFlags, UsageError, UserError, type Command } from '../bin/cli-support.ts';
+import type { Policy } from '../generator/policy.ts';
+import { parseDateArg, parseRangeArgs } from './date-arg.ts';
+import { appendCliAudit, operator } from './cli-audit.ts';
+import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
+import { changeHolds, HOLD_ID, holdCovers, isActive, nextHoldId, readHolds, type Hold, type HoldScope } from './legal-hold.ts';
+import { dayFolders, JOURNAL_NAME, normalizeNumber, readJournal, RECORDING_ID } from './spool-catalog.ts';
+import { readdir } from 'node:fs/promises';
+
+const USAGE =
+  'mitschnitt hold add (--recording ID | --number N | --user ID | --from DATE --to DATE)... --reason TEXT [--until DATE] [--config DIR] [--json]\n' +
+  '       mitschnitt hold list [--all] [--config DIR] [--json]\n' +
+  '       mitschnitt hold release HOLD-ID --reason TEXT [--config DIR] [--json]\n' +
+  '  add       keep matching recordings beyond their retention; criteria combine (number AND date range …)\n' +
+  '  --number  any party of the call (caller, callee, participant), e.g. +4930123456\n' +
+  '  --user    a user id of users.json (their own calls and any call with their extension)\n' +
+  '  --from/--to  recordings started in this range (a date-only --to includes that day)\n' +
+  '  --until   the hold ends by itself at this date (default: until released)\n' +
+  '  list      active holds with how many recordings each covers (--all: released and ended ones too)\n' +
+  '  release   ends a hold; expire may then delete its recordings at their normal retention\n' +
+  'Every change is written to the audit log (mitschnitt audit).';
+
+/** Free text that ends up in JSON files, the audit log and reports: printable, one line, bounded. */
+export function checkedReason(value: string | undefined, flag = '--reason'): string {
+  const reason = value?.trim() ?? '';
+  if (reason === '') throw new UsageError(`${flag} TEXT is required: say why (case number, request, authority)`);
+  if (reason.length > 500) throw new UsageError(`${flag} is longer than 500 characters`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(reason)) throw new UsageError(`${flag} may not contain control characters or line breaks`);
+  return reason;
+}
+
+/** A phone number as people write it (`+49 30 123-456`, `(030) 123456`); reduced to what journals hold. */
+export function checkedNumber(value: string, flag = '--number'): string {
+  if (value.length > 40 || !/^[0-9+*# ()/.-]+$/.test(value)) throw new UsageError(`${flag} ${JSON.stringify(value.slice(0, 50))} is not a phone number (digits, + * #, spaces, ( ) / - .)`);
+  const n = normalizeNumber(value);
+  if (n === '' || !/[0-9]/.test(n)) throw new UsageError(`${flag} ${JSON.stringify(value)} holds no digits`);
+  return n;
+}
+
+export function checkedUser(value: string, policy: Policy, flag = '--user'): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(value)) throw new UsageError(`${flag} ${JSON.stringify(value.slice(0, 50))} is not a user id (lower-case letters, digits, -)`);
+  return value;
+}
+
+export function checkedRecordingId(value: string, flag = '--recording'): string {
+  if (!RECORDING_ID.test(value)) throw new UsageError(`${flag} ${JSON.stringify(value.slice(0, 60))} is not a recording id (<uniqueid>-<epoch>, e.g. 1795631630.21-1795631630)`);
+  return value;
+}
+
+/** How many journaled recordings each hold covers now (one walk over the journals in the holds' date span). */
+async function coveredCounts(spool: string, holds: Hold[], policy: Policy): Promise<Map<string, number>> {
+  const counts = new Map(holds.map((h) => [h.id, 0]));
+  if (holds.length === 0) return counts;
+  const froms = holds.map((h) => (h.scope.from ? Date.parse(h.scope.from) : -Infinity));
+  const tos = holds.map((h) => (h.scope.to ? Date.parse(h.scope.to) : Infinity));
+  const from = Math.min(...froms);
+  const to = Math.max(...tos);
+  for (const day of await dayFolders(spool, { from: Number.isFinite(from) ? from : undefined, to: Number.isFinite(to) ? to : undefined })) {
+    for (const name of await readdir(day.path).catch(() => [] as string[])) {
+      if (!JOURNAL_NAME.test(name)) continue;
+      const read = await readJournal(join(day.path, name));
+      if (!read.ok) continue;
+      for (const h of holds) if (holdCovers(h, read.journal, policy)) counts.set(h.id, counts.get(h.id)! + 1);
+    }
+  }
+  return counts;
+}
+
+function describeScope(s: HoldScope): string {
+  const parts = [
+    s.recording && `recording ${s.recording}`,
+    s.number && `number ${s.number}`,
+    s.user && `user ${s.user}`,
+    (s.from || s.to) && `started ${s.from ?? '…'} – ${s.to ?? '…'}`,
+  ].filter(Boolean);
+  return parts.join(', ');
+}
+
+async function add(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    config: { type: 'string', default: DEFAULT_CONFIG_DIR }, recording: { type: 'string' }, number: { type: 'string' }, user: { type: 'string' },
+    from: { type: 'string' }, to: { type: 'string' }, until: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean', default: false },
+  });
+  const reason = checkedReason(values.reason);
+  const range = parseRangeArgs('--from', values.from, '--to', values.to);
+  const until = values.until === undefined ? undefined : parseDateArg('--until', values.until, true);
+  if (until !== undefined && until <= Date.now()) throw new UsageError('--until lies in the past: such a hold would keep nothing');
+  const policy = await loadPolicy(values.config);
+  const scope: HoldScope = {};
+  if (values.recording !== undefined) scope.recording = checkedRecordingId(values.recording);
+  if (values.number !== undefined) scope.number = checkedNumber(values.number);
+  if (values.user !== undefined) scope.user = checkedUser(values.user, policy);
+  if (range.from !== undefined) scope.from = new Date(range.from).toISOString();
+  if (range.to !== undefined) scope.to = new Date(range.to).toISOString();
+  if (Object.keys(scope).length === 0) throw new UsageError('say what to hold: --recording, --number, --user and/or --from/--to');
+  const spool = policy.settings.spool;
+  const by = operator();
+  const hold = await withSystemErrors('hold', () =>
+    changeHolds(spool, (holds) => {
+      const h: Hold = { id: nextHoldId(holds), created: new Date().toISOString(), createdBy: by, reason, scope };
+      if (until !== undefined) h.until = new Date(until).toISOString();
+      holds.push(h);
+      return h;
+    }),
+  );
+  await appendCliAudit(spool, { action: 'hold-add', hold: hold.id, reason, detail: describeScope(scope), result: 'ok', ...(scope.recording ? { recording: scope.recording } : {}) });
+  const covered = (await coveredCounts(spool, [hold], policy)).get(hold.id) ?? 0;
+  if (values.json) console.log(JSON.stringify({ ...hold, covers: covered }));
+  else {
+    console.log(`hold ${hold.id} added: ${describeScope(scope)}${hold.until ? `, until ${hold.until}` : ''}; it covers ${covered} recording(s) now`);
+    if (scope.user && !Object.hasOwn(policy.users, scope.user)) console.log(`note: '${scope.user}' is no user of this host's policy; only journals naming that user id match`);
+  }
+  return EXIT.ok;
+}
+
+async function list(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { config: { type: 'string', default: DEFAULT_CONFIG_DIR }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } });
+  const policy = await loadPolicy(values.config);
+  const spool = policy.settings.spool;
+  const now = Date.now();
+  const holds = (await withSystemErrors('hold', () => readHolds(spool))).filter((h) => values.all || isActive(h, now));
+  const counts = await coveredCounts(spool, holds, policy);
+  if (values.json) {
+    for (const h of holds) console.log(JSON.stringify({ ...h, active: isActive(h, now), covers: counts.get(h.id) }));
+    return EXIT.ok;
+  }
+  if (holds.length === 0) console.log(values.all ? 'no legal holds' : 'no active legal holds');
+  for (const h of holds) {
+    const state = h.released ? `released ${h.released.at} by ${h.released.by}: ${JSON.stringify(h.released.reason)}` : isActive(h, now) ? 'active' : `ended ${h.until}`;
+    console.log(`${h.id}  ${state}\n    ${describeScope(h.scope)}${h.until ? `, until ${h.until}` : ''}\n    by ${h.createdBy} at ${h.created}: ${JSON.stringify(h.reason)}\n    covers ${counts.get(h.id)} recording(s)`);
+  }
+  return EXIT.ok;
+}
+
+async function release(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { config: { type: 'string', default: DEFAULT_CONFIG_DIR }, reason: { type: 'string' }, json: { type: 'boolean', default: false } }, true);
+  if (positionals.length !== 1) throw new UsageError('name exactly one hold id (see mitschnitt hold list)');
+  const id = positionals[0]!;
+  if (!HOLD_ID.test(id)) throw new UsageError(`${JSON.stringify(id.slice(0, 40))} is not a hold id (h1, h2, …)`);
+  const reason = checkedReason(values.reason);
+  const policy = await loadPolicy(values.config);
+  const spool = policy.settings.spool;
+  const by = operator();
+  const hold = await withSystemErrors('hold', () =>
+    changeHolds(spool, (holds) => {
+      const h = holds.find((x) => x.id === id);
+      if (!h) throw new UserError(`no hold ${id} (see mitschnitt hold list --all)`);
+      if (h.released) throw new UserError(`hold ${id} was already released at ${h.released.at} by ${h.released.by}`);
+      h.released = { at: new Date().toISOString(), by, reason };
+      return h;
+    }),
+  );
+  await appendCliAudit(spool, { action: 'hold-release', hold: hold.id, reason, detail: describeScope(hold.scope), result: 'ok' });
+  console.log(values.json ? JSON.stringify(hold) : `hold ${hold.id} released; its recordings expire at their normal retention unless another hold covers them`);
+  return EXIT.ok;
+}
+
+export const holdCommand: Command = {
+  summary: 'Legal holds: keep recordings beyond their retention (add, list, release).',
+  usage: USAGE,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    if (sub === 'add') return add(rest);
+    if (sub === 'list') return list(rest);
+    if (sub === 'release') return release(rest);
+    throw new UsageError(sub === undefined ? 'say add, list or release' : `unknown subcommand ${JSON.stringify(sub.slice(0, 40))}: add, list or release`);
+  },
+};

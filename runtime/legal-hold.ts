@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../bin/cli-support.ts';
+import type { Policy } from '../generator/policy.ts';
+import { acquireBatchLock } from './batch-lock.ts';
+import { atomicWrite, stateDir, type Journal } from './journal.ts';
+import { normalizeNumber, partiesOf } from './spool-catalog.ts';
+
+/**
+ * Legal holds: recordings a dispute or an authority asked to keep beyond their retention. They live in
+ * `<spool>/.mitschnitt/holds.json`, next to the journals on the PBX, so they survive restarts and redeploys
+ * (the deployed build folder is replaced on every deploy; the spool is not). Released holds stay in the file
+ * with who released them and why: the file is the current state, the audit log the history.
+ */
+export interface HoldScope {
+  /** One recording id. */
+  recording?: string;
+  /** Any party (caller, callee, participant) with this number, as the dialplan reduces numbers. */
+  number?: string;
+  /** Any party that is this user (user id or the user's extension). */
+  user?: string;
+  /** Recordings started in [from, to), ISO times. */
+  from?: string;
+  to?: string;
+}
+
+export interface Hold {
+  id: string;
+  created: string;
+  createdBy: string;
+  reason: string;
+  /** The hold ends at this moment (ISO); absent: until released. */
+  until?: string;
+  scope: HoldScope;
+  released?: { at: string; by: string; reason: string };
+}
+
+interface HoldFile {
+  version: 1;
+  holds: Hold[];
+}
+
+export const HOLD_ID = /^h[0-9]{1,9}$/;
+
+export function holdsPath(spool: string): string {
+  return join(stateDir(spool), 'holds.json');
+}
+
+/**
+ * Reads every hold. A missing file means no holds; a damaged one is an error, never "no holds": expire must not
+ * delete anything it cannot prove unheld.
+ */
+export async function readHolds(spool: string): Promise<Hold[]> {
+  const path = holdsPath(spool);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UserError(`cannot read the legal holds ${path}: ${(err as Error).message}`);
+  }
+  let file: Partial<HoldFile>;
+  try {
+    file = JSON.parse(text) as Partial<HoldFile>;
+  } catch (err) {
+    throw new UserError(`the legal holds file ${path} is damaged (${(err as Error).message}); restore it from a backup`);
+  }
+  if (file?.version !== 1 || !Array.isArray(file.holds) || !file.holds.every(isHold)) {
+    throw new UserError(`the legal holds file ${path} is damaged (unexpected content); restore it from a backup`);
+  }
+  return file.holds;
+}
+
+function isHold(h: unknown): h is Hold {
+  const v = h as Partial<Hold> | null;
+  return typeof v === 'object' && v !== null && typeof v.id === 'string' && HOLD_ID.test(v.id) && typeof v.reason === 'string' &&
+    typeof v.created === 'string' && typeof v.scope === 'object' && v.scope !== null;
+}
+
+/** Read, change and write the holds under a lock, so two admins at the same time lose no hold. */
+export async function changeHolds<T>(spool: string, change: (holds: Hold[]) => T): Promise<T> {
+  const lock = await acquireBatchLock(join(stateDir(spool), 'holds.lock'));
+  if (!lock.acquired) throw new UserError(`another hold change is in progress (pid ${lock.holder ?? '?'}); try again`);
+  try {
+    const holds = await readHolds(spool);
+    const result = change(holds);
+    const file: HoldFile = { version: 1, holds };
+    await atomicWrite(holdsPath(spool), `${JSON.stringify(file, null, 2)}\n`);
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
+
+export function nextHoldId(holds: Hold[]): string {
+  const max = holds.reduce((n, h) => Math.max(n, Number(h.id.slice(1))), 0);
+  return `h${max + 1}`;
+}
+
+/** Whether a hold applies at `now` (not released, not past its end). */
+export function isActive(hold: Hold, now: number): boolean {
+  return !hold.released && (hold.until === undefined || Date.parse(hold.until) > now);
+}
+
+/** The numbers that stand for a user: their id's extension in the policy (a journal party may carry only the number). */
+function userNumber(policy: Policy | undefined, user: string): string | undefined {
+  return policy && Object.hasOwn(policy.users, user) ? policy.users[user]!.ext : undefined;
+}
+
+/** Whether a hold covers a journaled recording. */
+export function holdCovers(hold: Hold, journal: Partial<Journal> & { id: string }, policy?: Policy): boolean {
+  const s = hold.scope;
+  if (s.recording !== undefined && s.recording !== journal.id) return false;
+  const start = typeof journal.start === 'string' ? Date.parse(journal.start) : NaN;
+  if (s.from !== undefined && !(start >= Date.parse(s.from))) return false;
+  if (s.to !== undefined && !(start < Date.parse(s.to))) return false;
+  const parties = partiesOf(journal);
+  if (s.number !== undefined && !parties.some((p) => normalizeNumber(p.number) === s.number)) return false;
+  if (s.user !== undefined) {
+    const ext = userNumber(policy, s.user);
+    if (!parties.some((p) => p.userId === s.user || (ext !== undefined && !p.userId && p.number === ext))) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a hold may cover audio without a journal (the runtime never finished it): its parties are unknown, so
+ * a hold on a number or user keeps it whenever the file's time lies in the hold's range. Keeping is the safe side.
+ */
+export function holdMayCoverOrphan(hold: Hold, id: string, fileTime: number): boolean {
+  const s = hold.scope;
+  if (s.recording !== undefined) return s.recording === id;
+  if (s.from !== undefined && !(fileTime >= Date.parse(s.from))) return false;
+  if (s.to !== undefined && !(fileTime < Date.parse(s.to))) return false;
+  return true;
+}
+
+/** Active holds only, ready to test many recordings against. */
+export class HoldSet {
+  constructor(readonly holds: Hold[], private readonly policy?: Policy) {}
+
+  static async load(spool: string, policy?: Policy, now = Date.now()): Promise<HoldSet> {
+    return new HoldSet((await readHolds(spool)).filter((h) => isActive(h, now)), policy);
+  }
+
+  /** Ids of the active holds covering this recording (empty: not held). */
+  covering(journal: Partial<Journal> & { id: string }): string[] {
+    return this.holds.filter((h) => holdCovers(h, journal, this.policy)).map((h) => h.id);
+  }
+
+  coveringOrphan(id: string, fileTime: number): string[] {
+    return this.holds.filter((h) => holdMayCoverOrphan(h, id, fileTime)).map((h) => h.id);
+  }
+}
