@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Host } from '../generator/rule-set.ts';
 import type { KnownHostsEntry } from './host-key.ts';
@@ -83,6 +84,7 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
   try {
     progress('connect', `${host.user}@${host.address}:${host.port}`);
     session = await connectSsh(sshTarget(host, options.knownHosts), options.auth, { timeoutMs: options.connectTimeoutMs });
+    session.marker = randomBytes(8).toString('hex');
     // Fail before touching anything: without root (or its sudo rule) a deploy would get halfway and be refused cron.d.
     await checkRootAccess(session);
     progress('lock');
@@ -136,13 +138,14 @@ class HostDeploy {
     this.progress('compare');
     const state = await readRemoteState(this.session, this.dir);
     const plan = computePlan(this.release.manifest, state.manifest, state.drifted);
+    // Until the swap, the host keeps what it had: a failure before it reports that release as the active one.
+    this.result.release = state.current;
+    this.result.commit = state.manifest?.commit ?? null;
     const secretCreated = await ensureAmiSecret(this.session, secretPaths(this.release));
     if (secretCreated) this.result.notes.push('created the AMI secret include on the host');
     const expectedVersion = DIALPLAN_FILE in this.release.manifest.files ? dialplanVersion(this.release.read(DIALPLAN_FILE).toString('utf8')) : null;
 
     if (!hasChanges(plan)) {
-      this.result.release = state.current;
-      this.result.commit = state.manifest?.commit ?? null;
       await this.repairUnchanged(state, expectedVersion, secretCreated);
       return;
     }
@@ -227,6 +230,12 @@ class HostDeploy {
       }
     }
     if (state.pending.length) await this.markPending([]);
+    // A deploy cut off while staging leaves its half-built folder behind; this one holds the lock and no process of
+    // the cut one is left (remote-lock.ts), so they go now rather than waiting for the next changing deploy.
+    if (state.leftovers.length && state.current) {
+      await this.prune(state.current, state.previous);
+      this.result.notes.push(`removed what a cut-off deploy left: ${state.leftovers.join(', ')}`);
+    }
     this.result.status = 'unchanged';
   }
 
@@ -361,22 +370,33 @@ class HostDeploy {
   /** Puts the previous set back, reinstalls and reloads what the failed deploy changed, and reports why. */
   private async rollBack(state: RemoteState, reason: string): Promise<void> {
     this.result.status = 'failed';
+    if (this.session.isLost) return this.reportCut(state, reason);
     const old = state.current;
     if (!old || !state.manifest) {
       // First deploy: there is no older set. The files stay so the admin can add the #include lines; the next
       // deploy (unchanged) reloads and verifies again.
       this.result.reason = `${reason} (first deploy: nothing to roll back to; the files stay in ${this.dir}/current and the next deploy retries the reloads)`;
       this.result.release = this.staged ?? this.release.id;
+      this.result.commit = this.release.manifest.commit;
       return;
     }
     this.progress('rollback', `back to ${old}`);
+    try {
+      await this.swap(old, this.staged!, state.previous);
+    } catch (err) {
+      if (this.session.isLost) return this.reportCut(state, reason);
+      this.result.release = this.staged!;
+      this.result.commit = this.release.manifest.commit;
+      this.result.reason = `${reason}; rolling back failed, the host still runs the new release ${this.staged}: ${(err as Error).message}`;
+      return;
+    }
+    // Only now is the old set what the host runs: the report says so, and not before.
     this.result.rolledBack = true;
     this.result.release = old;
     this.result.commit = state.manifest.commit;
     const back = computePlan(state.manifest, this.release.manifest);
     const problems: string[] = [];
     try {
-      await this.swap(old, this.staged!, state.previous);
       await this.install(state.manifest, back.actions);
       const oldVersion = await this.oldDialplanVersion(old);
       const again = await reloadAndVerify(this.session, this.result.reloaded, oldVersion);
@@ -391,6 +411,34 @@ class HostDeploy {
       problems.push(`rollback incomplete: ${(err as Error).message}`);
     }
     this.result.reason = `${reason}; rolled back to release ${old}${problems.length ? ` — ${problems.join('; ')}` : ''}`;
+  }
+
+  /**
+   * The connection died after `<dir>/pending` was written: nothing can be rolled back over it, and which release the
+   * host runs depends on how far it got. Ask the host over a fresh connection (read-only, no lock) and report that,
+   * with the work it still owes (the next deploy does it), rather than the rollback that never happened.
+   */
+  private async reportCut(state: RemoteState, reason: string): Promise<void> {
+    this.result.rolledBack = false;
+    let fresh: RemoteSession | undefined;
+    try {
+      fresh = await connectSsh(sshTarget(this.host, this.options.knownHosts), this.options.auth, { timeoutMs: Math.min(this.options.connectTimeoutMs ?? 10_000, 10_000) });
+      const now = await readRemoteState(fresh, this.dir);
+      const which = now.current === this.staged ? 'the new release' : now.current === state.current ? 'the old release' : 'release';
+      this.result.release = now.current;
+      this.result.commit = now.manifest?.commit ?? null;
+      this.result.reason =
+        `${reason}; the connection was lost, so nothing was rolled back: the host runs ${which} ${now.current ?? 'none'}` +
+        (now.pending.length ? ` and still owes ${now.pending.join(', ')} (the next deploy does it)` : '');
+    } catch (err) {
+      this.result.release = null;
+      this.result.commit = null;
+      this.result.reason =
+        `${reason}; the connection was lost and the host could not be asked again (${(err as Error).message}): it runs release ` +
+        `${this.staged} or ${state.current ?? 'none'}, possibly with reloads owed; mitschnitt plan shows which`;
+    } finally {
+      fresh?.close();
+    }
   }
 
   private async oldDialplanVersion(id: string): Promise<string | null> {

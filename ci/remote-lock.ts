@@ -25,7 +25,13 @@ const BUSY = 75;
  * The lock is the folder `<dir>/deploy.lock` (mkdir is atomic) holding who took it and the PID + start time of a
  * "keeper": the remote shell that took the lock and then waits on its stdin (`exec cat`). The keeper lives exactly
  * as long as our SSH session: when the deploy ends or its connection dies, sshd closes the channel and the keeper
- * exits, so a lock whose keeper is gone is stale. The CI machine's own PIDs are invisible from the host; this is not.
+ * exits. The CI machine's own PIDs are invisible from the host; this is not.
+ * A dead keeper is not enough to call the lock stale: a command of the cut deploy can outlive its connection (the
+ * copy loop that fills `releases/<id>.tmp` has all its input and runs on, reparented to init), and a new deploy
+ * clearing that folder would race it. So the lock also records the deploy's marker (`MITSCHNITT_DEPLOY`, which every
+ * command of that deploy carries in its environment, see RemoteSession.marker); before a lock is taken over, every
+ * process still carrying the old marker is ended (TERM, then KILL) and waited for: the lock is free only once no
+ * process of that deploy is left on the host.
  * Breaking a stale lock happens under flock(1) on `deploy.lock.guard`, so two deploys cannot both break and retake it.
  */
 function lockScript(dir: string, owner: string, options: LockOptions): string {
@@ -41,9 +47,22 @@ function lockScript(dir: string, owner: string, options: LockOptions): string {
     'broke=',
     // A keeper is alive if its PID still runs the same process (same start time) and is not a zombie.
     'alive() { [ -n "${1:-}" ] && awk -v st="${2:-}" \'{ exit !($3 != "Z" && $3 != "X" && $22 == st) }\' "/proc/$1/stat" 2>/dev/null; }',
+    // PIDs of processes carrying a deploy's marker (a zombie's environ is empty: it is not counted).
+    'leftovers() { [ -n "$1" ] || return 0; grep -lzxF "MITSCHNITT_DEPLOY=$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -vx "$$" || true; }',
+    'end_deploy() {',
+    '  pids=$(leftovers "$1"); [ -n "$pids" ] || return 0',
+    '  ended=$(printf "%s\\n" $pids | wc -l)',
+    '  for sig in TERM KILL; do',
+    '    kill -s $sig $pids 2>/dev/null || true',
+    '    i=0; while [ $i -lt 50 ] && [ -n "$(leftovers "$1")" ]; do sleep 0.1; i=$((i+1)); done',
+    '    pids=$(leftovers "$1"); [ -n "$pids" ] || return 0',
+    '  done',
+    '  echo "processes of the old deploy survive SIGKILL: $pids" >&2; exit 1',
+    '}',
     'if ! mkdir "$lock" 2>/dev/null; then',
     '  set -- $(cat "$lock/keeper" 2>/dev/null || true)',
     '  since=$(cat "$lock/since" 2>/dev/null || echo 0)',
+    '  old_marker=$(head -c 100 "$lock/marker" 2>/dev/null | tr -cd "0-9a-f" || true)',
     '  held_by=$(head -c 300 "$lock/owner" 2>/dev/null | tr -d "\\n" || true)',
     `  if [ ${options.force ? 1 : 0} = 1 ]; then broke="forced (--force-unlock)"`,
     '  elif ! alive "${1:-}" "${2:-}"; then broke="its deploy is gone"',
@@ -51,11 +70,15 @@ function lockScript(dir: string, owner: string, options: LockOptions): string {
     '  fi',
     '  if [ -z "$broke" ]; then printf "%s\\n" "$held_by" >&2; exit ' + BUSY + '; fi',
     '  if alive "${1:-}" "${2:-}"; then kill "$1" 2>/dev/null || true; fi',
+    '  ended=0',
+    '  end_deploy "$old_marker"',
+    '  if [ "$ended" -gt 0 ]; then broke="$broke (ended $ended of its processes still running on the host)"; fi',
     '  rm -rf "$lock"',
     '  mkdir "$lock"',
     '  broke="$broke; was held by $held_by"',
     'fi',
     'printf "%s %s\\n" "$$" "$(cut -d" " -f22 /proc/$$/stat)" > "$lock/keeper"',
+    'printf "%s\\n" "${MITSCHNITT_DEPLOY:-}" > "$lock/marker"',
     'date +%s > "$lock/since"',
     `printf "%s\\n" ${quote(owner)} > "$lock/owner"`,
     'exec 9>&-',

@@ -16,6 +16,8 @@ export interface RemoteState {
   drifted: string[];
   /** Reloads and restart an interrupted deploy still owes the host (`<dir>/pending`). */
   pending: Pending[];
+  /** Half-built `releases/<id>.tmp` folders and the `staging` upload folder left by deploys that were cut off. */
+  leftovers: string[];
 }
 
 const PENDING_WORDS: readonly Pending[] = ['dialplan', 'manager', 'features', 'install', 'restart'];
@@ -35,13 +37,17 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
     'reading the deployed state',
     sh`cd ${dir} 2>/dev/null || exit 0; printf 'current=%s\\n' "$(readlink current || true)"; printf 'previous=%s\\n' "$(readlink previous || true)"; ` +
       `printf 'pending=%s\\n' "$(head -c 200 pending 2>/dev/null | tr -s ' \\n' ' ')"; ` +
-      `if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi`,
+      `if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi; if [ -d staging ]; then echo leftover=staging; fi`,
   );
   const values = (key: string) => out.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
   const name = session.target.name;
   const current = linkTarget(values('current')[0] ?? '', 'current', name);
   const previous = linkTarget(values('previous')[0] ?? '', 'previous', name);
   const releases = values('release').filter((r) => RELEASE_NAME.test(r));
+  const leftovers = [
+    ...values('release').filter((r) => r.endsWith('.tmp') && RELEASE_NAME.test(r.slice(0, -4))).map((r) => `releases/${r}`),
+    ...values('leftover'),
+  ];
   let manifest: Manifest | null = null;
   if (current) {
     const bytes = await session.readFile(posix.join(dir, 'current', MANIFEST));
@@ -54,7 +60,7 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
   }
   const drifted = manifest ? await findDrift(session, posix.join(dir, 'current'), manifest) : [];
   const pending = PENDING_WORDS.filter((w) => (values('pending')[0] ?? '').split(' ').includes(w));
-  return { current, previous, manifest, releases, drifted, pending };
+  return { current, previous, manifest, releases, drifted, pending, leftovers };
 }
 
 /** `sha256sum --check` of a deployed release against its own manifest: someone may have edited it by hand. */

@@ -3,6 +3,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { checkHostKey, type HostTrust } from './host-key.ts';
+import { quote } from './shell.ts';
 import { asRoot } from './sudo.ts';
 
 const { Client } = ssh2;
@@ -63,6 +64,13 @@ export interface HeldCommand {
 export class RemoteSession {
   private sftpHandle?: Promise<SFTPWrapper>;
   private lost?: Error;
+  /**
+   * Set by a deploy: every command it starts carries `MITSCHNITT_DEPLOY=<marker>` in its environment, inherited by
+   * everything the command starts. A command does not die with its connection (a `while read` copy loop whose input
+   * already arrived runs on, reparented to init), so the lock can only be judged stale once no process carrying the
+   * marker is left on the host (remote-lock.ts).
+   */
+  marker?: string;
 
   constructor(
     readonly target: SshTarget,
@@ -78,6 +86,11 @@ export class RemoteSession {
     return this.socket.bytesWritten;
   }
 
+  /** Whether the connection is gone (closed or failed): nothing more can be asked of the host over it. */
+  get isLost(): boolean {
+    return this.lost !== undefined;
+  }
+
   private where(): string {
     return `${this.target.user}@${this.target.address}:${this.target.port}`;
   }
@@ -91,7 +104,10 @@ export class RemoteSession {
   private channel<T>(command: string, attach: (stream: ClientChannel) => Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new RemoteError(`connection to ${this.where()} lost: ${this.lost.message}`));
-      this.client.exec(asRoot(command, this.target.user), (err, stream) => {
+      // The marker goes into the environment of the shell that runs the command (exec: no extra process), so /proc
+      // shows it on that shell and on everything it starts, as root or through sudo (whose env_reset would drop it).
+      const marked = this.marker ? `MITSCHNITT_DEPLOY=${quote(this.marker)} exec /bin/sh -c ${quote(command)}` : command;
+      this.client.exec(asRoot(marked, this.target.user), (err, stream) => {
         if (err) reject(new RemoteError(`cannot run a command on ${this.where()}: ${err.message}`));
         else attach(stream).then(resolve, reject);
       });

@@ -33,6 +33,8 @@ export interface Pbx {
 export interface PbxOptions extends Pick<SshdOptions, 'clientKeyPath' | 'homeKeys'> {
   /** Whether the admin already added the #include lines (default true). */
   includes?: boolean;
+  /** A folder of further stand-in commands, found before the others (e.g. a slow `cp`). */
+  extraBin?: string;
 }
 
 /** Writes the admin's Asterisk config, with or without the mitschnitt #include lines. */
@@ -57,7 +59,7 @@ export async function startPbx(name: string, options: PbxOptions = {}): Promise<
     clientKeyPath: options.clientKeyPath,
     homeKeys: options.homeKeys,
     env: {
-      PATH: `${STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      PATH: `${options.extraBin ? `${options.extraBin}:` : ''}${STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
       FAKE_ASTERISK_DIR: asteriskDir,
       FAKE_ASTERISK_STATE: state,
       // A HOME without the machine's ~/.bashrc: sshd runs commands through the login shell, and a heavy .bashrc
