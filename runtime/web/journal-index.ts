@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.ts';
 import { canView, isSelf, type Viewer } from './access.ts';
+import { JournalStore, numberKey, userKey, type PageFilter } from './journal-store.ts';
 import { isRecordingId, StringPool, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
 
 export interface JournalFilter {
@@ -14,6 +15,12 @@ export interface JournalFilter {
   number?: string;
   /** As the viewer saw the call. */
   direction?: 'inbound' | 'outbound';
+  /** How the recording came about: the REC mark (auto, force) or manual. */
+  decision?: 'auto' | 'force' | 'manual';
+  /** Rule id. */
+  rule?: string;
+  /** Only recordings one of these users or numbers took part in (still only those the viewer may see). */
+  participant?: { users: string[]; numbers: string[] };
 }
 
 /** One list row as the API sends it: relative to the viewer (their direction, the other party). */
@@ -42,7 +49,14 @@ export interface JournalPage {
 type Position = { start: number; id: string };
 
 const DAY_DIR = [/^\d{4}$/, /^\d{2}$/, /^\d{2}$/];
-const READ_SLICE = 200;
+/** Journals read (synchronously) and inserted per step; the event loop gets a turn between steps. */
+const READ_SLICE = 500;
+/**
+ * A day folder changed less than this before it was listed is listed again at the next scan: a file created in
+ * the same timestamp tick as the listing would otherwise leave the folder's mtime as recorded, and be missed.
+ */
+const SETTLE_MS = 2_000;
+const NEWEST = { start: Number.MAX_SAFE_INTEGER, id: '' };
 
 /** Newest first; equal start times ordered by id so paging is stable. */
 function before(a: Position, b: Position): boolean {
@@ -57,170 +71,169 @@ function readSyncOrError(path: string): string | NodeJS.ErrnoException {
   }
 }
 
-function newestFirst(a: RecordingSummary, b: RecordingSummary): number {
-  return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+export interface ScanResult {
+  /** Journals new to the index. */
+  added: number;
+  /** Recordings dropped because their journal (or day folder) is gone. */
+  removed: number;
+  /** Day folders listed (unchanged ones are skipped by their mtime). */
+  daysListed: number;
 }
-
-/** Index of the first entry of `list` that comes after `p` (or is `p` itself when `inclusive`). */
-function seek(list: readonly RecordingSummary[], p: Position, inclusive: boolean): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const e = list[mid];
-    if (before(e, p) || (!inclusive && e.start === p.start && e.id === p.id)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-const userKey = (id: string) => `u:${id}`;
-const numberKey = (n: string) => `n:${n}`;
 
 /**
- * The in-memory index of journals that the web client reads. Built by scanning `<spool>/YYYY/MM/DD/*.json` at
- * start, kept current by `add` (the runtime's journal hook) and periodic `scan`s (which also drop journals that
- * retention deleted). Besides the id map it keeps, per user id and per viewable number, the newest-first list of
- * that party's recordings, so a page costs in proportion to what the viewer may see, not to the whole spool.
+ * The journal index the web client reads, kept in SQLite (`journal-store.ts`) next to the spool's other state.
+ * A scan lists only the day folders `<spool>/YYYY/MM/DD` whose mtime changed since they were last listed (newest
+ * first), reads the journals it does not know and drops those that are gone; the runtime's journal hook adds each
+ * new journal at once (`add`). A page is a merge of the viewer's per-party lists (their own id and extension, and
+ * whoever they may view), so it costs in proportion to the page, not to the spool; every entry still passes `canView`.
  */
 export class JournalIndex {
-  private readonly byId = new Map<string, RecordingSummary>();
-  private readonly postings = new Map<string, RecordingSummary[]>();
+  private readonly store: JournalStore;
   private readonly pool = new StringPool();
   /** Journals found malformed: not re-read (and re-logged) on every scan while they stay. */
   private readonly unusable = new Set<string>();
-  private scanning: Promise<{ added: RecordingSummary[]; removed: number }> | undefined;
+  private scanning: Promise<ScanResult> | undefined;
+  private closed = false;
 
-  /**
-   * @param viewableNumbers every number any viewer can be given (users' extensions, canViewNumbers): only these
-   *   get a posting list; external numbers are reached through the internal party of the same call.
-   */
   constructor(
     readonly spool: string,
-    private readonly viewableNumbers: ReadonlySet<string>,
     private readonly log: Logger,
-  ) {}
+    options: { file?: string } = {},
+  ) {
+    this.store = new JournalStore(spool, log, options.file);
+  }
+
+  /** Where the index lives (`:memory:` when the state folder is not writable). */
+  get file(): string {
+    return this.store.file;
+  }
+
+  /** Whether this start found no usable index file and builds a new one. */
+  get fresh(): boolean {
+    return this.store.fresh;
+  }
 
   get size(): number {
-    return this.byId.size;
+    return this.store.size;
   }
 
   get(id: string): RecordingSummary | undefined {
-    return isRecordingId(id) ? this.byId.get(id) : undefined;
+    return isRecordingId(id) ? this.store.get(id, this.spool) : undefined;
   }
 
-  private keysOf(s: RecordingSummary): string[] {
-    return [...s.partyUsers.map(userKey), ...s.partyNumbers.filter((n) => this.viewableNumbers.has(n)).map(numberKey)];
+  /** Closes the database; a running scan stops at its next step and closes it then. */
+  close(): void {
+    this.closed = true;
+    if (this.scanning) void this.scanning.catch(() => undefined).finally(() => this.store.close());
+    else this.store.close();
   }
 
   /** Reads one journal file into the index; returns the summary when it is new. */
   async add(journalPath: string): Promise<RecordingSummary | undefined> {
     // Only journals in the spool's day folders: whatever sits next to an indexed journal can be downloaded.
-    if (!/^\d{4}\/\d{2}\/\d{2}$/.test(relative(this.spool, dirname(journalPath))) || !journalPath.endsWith('.json')) {
+    const day = relative(this.spool, dirname(journalPath));
+    if (!/^\d{4}\/\d{2}\/\d{2}$/.test(day) || !journalPath.endsWith('.json')) {
       this.log.warn('journal outside the spool day folders ignored', { journal: journalPath });
       return undefined;
     }
-    const summary = await this.read(journalPath);
-    if (!summary || this.byId.has(summary.id)) return undefined;
-    this.byId.set(summary.id, summary);
-    for (const key of this.keysOf(summary)) {
-      const list = this.postings.get(key);
-      if (list) list.splice(seek(list, summary, true), 0, summary);
-      else this.postings.set(key, [summary]);
-    }
-    return summary;
+    const summary = this.parse(journalPath, await readFile(journalPath, 'utf8').catch((err: NodeJS.ErrnoException) => err));
+    if (!summary) return undefined;
+    return this.store.insert([{ day, summary }])[0];
   }
 
   remove(id: string): void {
-    const summary = this.byId.get(id);
-    if (!summary) return;
-    this.byId.delete(id);
-    for (const key of this.keysOf(summary)) {
-      const list = this.postings.get(key)!;
-      list.splice(seek(list, summary, true), 1);
-      if (list.length === 0) this.postings.delete(key);
-    }
+    this.store.delete([id]);
   }
 
-  /** Walks the whole spool: new journals are added, vanished ones dropped. Concurrent calls share one walk. */
-  scan(): Promise<{ added: RecordingSummary[]; removed: number }> {
-    this.scanning ??= this.walk().finally(() => (this.scanning = undefined));
+  /**
+   * Brings the index up to date with the spool: new journals are added (and passed to `announce`), vanished ones
+   * dropped. Concurrent calls share one walk.
+   */
+  scan(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
+    if (this.closed) return Promise.resolve({ added: 0, removed: 0, daysListed: 0 });
+    this.scanning ??= this.walk(announce).finally(() => (this.scanning = undefined));
     return this.scanning;
   }
 
-  private async walk(): Promise<{ added: RecordingSummary[]; removed: number }> {
-    // Only what was indexed before the walk can have vanished: a journal added meanwhile may postdate the listing.
-    const indexedBefore = [...this.byId.keys()];
-    const seen = new Set<string>();
-    const fresh: string[] = [];
-    for (const dir of await this.dayDirs()) {
+  private async walk(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
+    const result: ScanResult = { added: 0, removed: 0, daysListed: 0 };
+    const vanished = new Set(this.store.knownDays());
+    let lastLog = Date.now();
+    // Newest first: on a first build the recent days, which people look at, are there first.
+    for (const day of (await this.dayDirs()).sort().reverse()) {
+      if (this.closed) return result;
+      vanished.delete(day);
+      const dir = join(this.spool, day);
+      // What was indexed before the listing: only those can have vanished (a journal the hook adds meanwhile may
+      // postdate the listing). The mtime is taken before the listing too, so a change during it is seen next time.
+      const indexed = new Set(this.store.dayIds(day));
+      const info = await stat(dir, { bigint: true }).catch(() => undefined);
+      if (!info) continue;
+      const known = this.store.dayState(day);
+      if (known && known.mtimeNs === String(info.mtimeNs) && Number(info.mtimeMs) < known.listedAt - SETTLE_MS) continue;
+      const listedAt = Date.now();
       let names: string[];
       try {
         names = await readdir(dir);
       } catch {
         continue; // retention may remove a day folder while we walk
       }
+      result.daysListed++;
+      const seen = new Set<string>();
+      const fresh: string[] = [];
       for (const name of names) {
         // Temp files and the runtime's `.pending.json` sidecars are not journals.
         if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
         const id = name.slice(0, -'.json'.length);
         if (!isRecordingId(id)) continue;
         seen.add(id);
-        if (!this.byId.has(id) && !this.unusable.has(join(dir, name))) fresh.push(join(dir, name));
+        if (!indexed.has(id) && !this.unusable.has(join(dir, name))) fresh.push(join(dir, name));
       }
-    }
-    // Small journals read synchronously in slices, yielding between slices: several times faster than
-    // promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
-    // stalls for more than one slice (a few ms).
-    const summaries: RecordingSummary[] = [];
-    for (let i = 0; i < fresh.length; i += READ_SLICE) {
-      for (const path of fresh.slice(i, i + READ_SLICE)) {
-        const s = this.parse(path, readSyncOrError(path));
-        if (s && !this.byId.has(s.id)) summaries.push(s);
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    for (const path of this.unusable) if (!seen.has(basename(path, '.json'))) this.unusable.delete(path);
-    let removed = 0;
-    for (const id of indexedBefore) {
-      if (!seen.has(id) && this.byId.delete(id)) removed++;
-    }
-    for (const s of summaries) this.byId.set(s.id, s);
-    // Rebuilding the lists in one sorted pass is cheaper than many single inserts.
-    if (summaries.length > 0 || removed > 0) {
-      this.postings.clear();
-      const all = [...this.byId.values()].sort(newestFirst);
-      for (const s of all) {
-        for (const key of this.keysOf(s)) {
-          const list = this.postings.get(key);
-          if (list) list.push(s);
-          else this.postings.set(key, [s]);
+      // Small journals read synchronously in slices, yielding between slices: several times faster than
+      // promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
+      // stalls for more than one slice (a few ms).
+      for (let i = 0; i < fresh.length; i += READ_SLICE) {
+        const items: { day: string; summary: RecordingSummary }[] = [];
+        for (const path of fresh.slice(i, i + READ_SLICE)) {
+          const summary = this.parse(path, readSyncOrError(path));
+          if (summary) items.push({ day, summary });
+        }
+        const added = this.store.insert(items);
+        result.added += added.length;
+        if (announce) added.forEach(announce);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.closed) return result;
+        if (Date.now() - lastLog > 10_000) {
+          lastLog = Date.now();
+          this.log.info('web journal index: reading journals', { added: result.added, day });
         }
       }
+      for (const path of this.unusable) if (dirname(path) === dir && !seen.has(path.slice(dir.length + 1, -'.json'.length))) this.unusable.delete(path);
+      result.removed += this.store.delete([...indexed].filter((id) => !seen.has(id)));
+      this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
     }
-    return { added: summaries, removed };
+    // Day folders retention removed as a whole.
+    for (const day of vanished) result.removed += this.store.dropDay(day);
+    return result;
   }
 
+  /** The day folders, as paths relative to the spool (`YYYY/MM/DD`). */
   private async dayDirs(): Promise<string[]> {
-    let level = [this.spool];
+    let level = [''];
     for (const pattern of DAY_DIR) {
       const next: string[] = [];
       for (const dir of level) {
         let entries;
         try {
-          entries = await readdir(dir, { withFileTypes: true });
+          entries = await readdir(join(this.spool, dir), { withFileTypes: true });
         } catch {
           continue;
         }
-        for (const e of entries) if (e.isDirectory() && pattern.test(e.name)) next.push(join(dir, e.name));
+        for (const e of entries) if (e.isDirectory() && pattern.test(e.name)) next.push(dir ? `${dir}/${e.name}` : e.name);
       }
       level = next;
     }
     return level;
-  }
-
-  private async read(journalPath: string): Promise<RecordingSummary | undefined> {
-    return this.parse(journalPath, await readFile(journalPath, 'utf8').catch((err: NodeJS.ErrnoException) => err));
   }
 
   /** A journal's text (or the error reading it) → its summary; problems are logged once and the file skipped. */
@@ -242,42 +255,44 @@ export class JournalIndex {
   }
 
   /**
-   * One page of what `viewer` may see, newest first, after `cursor`: a merge of the viewer's posting lists
-   * (their own id and extension, and whoever they may view), each entry still passed through `canView`.
+   * One page of what `viewer` may see, newest first, after `cursor`: a merge of the viewer's lists (or, with a
+   * participant filter, of that participant's lists), each entry still passed through `canView`.
    */
   query(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
-    const after = decodeCursor(cursor);
-    const lists: RecordingSummary[][] = [];
-    for (const key of [...[...viewer.users].map(userKey), ...[...viewer.numbers].map(numberKey)]) {
-      const list = this.postings.get(key);
-      if (list) lists.push(list);
-    }
-    // Where each list starts: after the cursor, and not before the `to` bound.
-    const heads = lists.map((list) => {
-      let i = after ? seek(list, after, false) : 0;
-      if (filter.to !== undefined) i = Math.max(i, seek(list, { start: filter.to, id: '' }, true));
-      return i;
-    });
+    const after = decodeCursor(cursor) ?? NEWEST;
+    const keys = filter.participant
+      ? [...filter.participant.users.map(userKey), ...filter.participant.numbers.map(numberKey)]
+      : [...[...viewer.users].map(userKey), ...[...viewer.numbers].map(numberKey)];
     const needle = filter.number?.toLowerCase();
-    const rows: JournalRow[] = [];
-    let last: RecordingSummary | undefined;
-    for (;;) {
-      let pick = -1;
-      for (let k = 0; k < lists.length; k++) {
-        if (heads[k] < lists[k].length && (pick < 0 || before(lists[k][heads[k]], lists[pick][heads[pick]]))) pick = k;
+    const sqlFilter: PageFilter = {
+      from: filter.from ?? -Number.MAX_SAFE_INTEGER,
+      to: filter.to ?? Number.MAX_SAFE_INTEGER,
+      decision: filter.decision ?? null,
+      rule: filter.rule ?? null,
+      needle: needle ?? null,
+    };
+    const lists = [...new Set(keys)].map((key, slot) => this.store.list(slot, key, after, sqlFilter, this.spool));
+    try {
+      const heads = lists.map((list) => list.next().value as RecordingSummary | undefined);
+      const rows: JournalRow[] = [];
+      let last: RecordingSummary | undefined;
+      for (;;) {
+        let pick: RecordingSummary | undefined;
+        for (const head of heads) if (head && (!pick || before(head, pick))) pick = head;
+        if (!pick) return { rows };
+        // The same recording sits in several lists (caller and callee both viewable): advance all of them past it.
+        for (let k = 0; k < lists.length; k++) if (heads[k]?.id === pick.id) heads[k] = lists[k].next().value as RecordingSummary | undefined;
+        if (!canView(viewer, pick)) continue;
+        const row = toRow(viewer, pick);
+        if (filter.direction && row.direction !== filter.direction) continue;
+        // SQLite matched the lower-cased text; this is the exact rule (the same as before the index moved to disk).
+        if (needle && !matches(pick, needle)) continue;
+        if (rows.length === limit) return { rows, next: encodeCursor(last!) };
+        rows.push(row);
+        last = pick;
       }
-      if (pick < 0) return { rows };
-      const s = lists[pick][heads[pick]];
-      // The same recording sits in several lists (caller and callee both viewable): advance all of them past it.
-      for (let k = 0; k < lists.length; k++) if (heads[k] < lists[k].length && lists[k][heads[k]] === s) heads[k]++;
-      if (filter.from !== undefined && s.start < filter.from) return { rows }; // merged newest-first: nothing older matches
-      if (!canView(viewer, s)) continue;
-      const row = toRow(viewer, s);
-      if (filter.direction && row.direction !== filter.direction) continue;
-      if (needle && !matches(s, needle)) continue;
-      if (rows.length === limit) return { rows, next: encodeCursor(last!) };
-      rows.push(row);
-      last = s;
+    } finally {
+      for (const list of lists) list.return?.();
     }
   }
 }

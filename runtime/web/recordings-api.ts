@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import type { Policy } from '../../generator/policy.ts';
 import type { Route } from '../http-server.ts';
 import { canView } from './access.ts';
 import { BadRequest, clientIp, queryOf, sendError, sendJson } from './http-util.ts';
@@ -19,12 +20,30 @@ function parseTime(value: string | null, name: string): number | undefined {
   return t;
 }
 
-function parseFilter(q: URLSearchParams): JournalFilter {
+function parseFilter(q: URLSearchParams, policy: Policy): JournalFilter {
   const direction = q.get('direction') || undefined;
   if (direction !== undefined && direction !== 'inbound' && direction !== 'outbound') throw new BadRequest('direction must be inbound or outbound');
   const number = q.get('number')?.trim() || undefined;
   if (number !== undefined && number.length > 40) throw new BadRequest('number filter is too long');
-  return { from: parseTime(q.get('from'), 'from'), to: parseTime(q.get('to'), 'to'), number, direction };
+  const filter: JournalFilter = { from: parseTime(q.get('from'), 'from'), to: parseTime(q.get('to'), 'to'), number, direction };
+  const decision = q.get('decision') || undefined;
+  if (decision !== undefined) {
+    if (decision !== 'auto' && decision !== 'force' && decision !== 'manual') throw new BadRequest('decision must be auto, force or manual');
+    filter.decision = decision;
+  }
+  const rule = q.get('rule') || undefined;
+  if (rule !== undefined) {
+    if (rule.length > 64) throw new BadRequest('rule filter is too long');
+    filter.rule = rule;
+  }
+  // A user id (their recordings, also those journaled with their extension only) or a number, matched exactly.
+  const participant = q.get('participant')?.trim() || undefined;
+  if (participant !== undefined) {
+    if (participant.length > 64) throw new BadRequest('participant filter is too long');
+    const user = Object.hasOwn(policy.users, participant) ? policy.users[participant] : undefined;
+    filter.participant = user ? { users: [user.id], numbers: [user.ext] } : { users: [], numbers: [participant] };
+  }
+  return filter;
 }
 
 async function list(ctx: WebContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -33,7 +52,7 @@ async function list(ctx: WebContext, req: IncomingMessage, res: ServerResponse):
   const q = queryOf(req);
   const limit = q.has('limit') ? Number(q.get('limit')) : 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`limit must be 1…${MAX_LIMIT}`);
-  const filter = parseFilter(q);
+  const filter = parseFilter(q, ctx.policy);
   await ctx.indexReady;
   let page;
   try {

@@ -39,12 +39,16 @@ export interface WebClient {
 /** The web client: static page, JSON API, event stream; the runtime mounts `routes` next to its own. */
 export function createWebClient(deps: WebDeps): WebClient {
   const spool = deps.spool ?? deps.policy.settings.spool;
-  const viewableNumbers = new Set(Object.values(deps.policy.users).flatMap((u) => [u.ext, ...u.canViewNumbers]));
-  const index = new JournalIndex(spool, viewableNumbers, deps.log);
+  const index = new JournalIndex(spool, deps.log);
   const sessions = new SessionStore();
   const events = new EventStreams(sessions);
+  const started = Date.now();
+  // Normally only the day folders changed since the last run are read; a missing or damaged index is rebuilt.
   const ready = index.scan().then(
-    ({ added }) => deps.log.info('web journal index built', { spool, recordings: added.length }),
+    ({ added, removed, daysListed }) =>
+      deps.log.info(index.fresh ? 'web journal index built' : 'web journal index updated', {
+        spool, file: index.file, recordings: index.size, added, removed, daysListed, ms: Date.now() - started,
+      }),
     (err: unknown) => deps.log.error('web journal index scan failed', { spool, error: err }),
   );
   const ctx: WebContext = {
@@ -80,8 +84,7 @@ export function createWebClient(deps: WebDeps): WebClient {
           if (rescanning) return;
           rescanning = true;
           ready
-            .then(() => index.scan())
-            .then(({ added }) => added.forEach((s) => events.journalAdded(s)))
+            .then(() => index.scan((s) => events.journalAdded(s)))
             .catch((err: unknown) => deps.log.warn('web journal rescan failed', { spool, error: err }))
             .finally(() => (rescanning = false));
         }, interval)
@@ -111,6 +114,7 @@ export function createWebClient(deps: WebDeps): WebClient {
       unhookJournal();
       unhookChange();
       events.close();
+      index.close();
     },
   };
 }

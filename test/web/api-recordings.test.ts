@@ -69,6 +69,17 @@ test('filters: direction, number (part of number or name), date range; bad value
   }
 });
 
+test('filters: REC/manual (decision), rule, participant (a user id or a number); never beyond what the viewer may see', async ({ h, s }) => {
+  assert.equal(ids((await list(h, s.eva, '?decision=force')).rows), ['1764000200']);
+  assert.equal(ids((await list(h, s.eva, '?decision=auto&rule=sales-external')).rows), ['1764000300', '1764000100', '1764000000']);
+  assert.equal(ids((await list(h, s.carla, '?decision=manual&rule=support-manual')).rows), ['1764000400']);
+  assert.equal(ids((await list(h, s.eva, '?participant=ben')).rows), ['1764000300', '1764000200']);
+  assert.equal(ids((await list(h, s.eva, '?participant=0897654321')).rows), ['1764000100']);
+  assert.equal((await list(h, s.ben, '?participant=carla')).rows, [], "carla's calls stay hidden from ben");
+  assert.equal((await list(h, s.ben, '?participant=0305556667')).rows, [], "a number of carla's call stays hidden too");
+  for (const q of ['?decision=none', `?rule=${'r'.repeat(65)}`, `?participant=${'1'.repeat(65)}`]) assert.is((await list(h, s.eva, q)).status, 400, q);
+});
+
 test('paging with a cursor walks every visible recording once, in order', async ({ h, s }) => {
   const seen: string[] = [];
   let cursor: string | null = null;

@@ -35,12 +35,14 @@ for (let i = 0; i < 400; i++) {
   const outbound = rand() < 0.5;
   const id = `${epoch}.${i}-${epoch}`;
   ids.push(id);
-  writeRecording(spool, { id, start, seconds: 0.01, caller: outbound ? a : b, callee: outbound ? b : a, direction: outbound ? 'outbound' : 'inbound' });
+  const decision = pick(['auto', 'auto', 'force', 'manual'] as const);
+  const rule = pick(['sales-external', 'support-manual', null]);
+  writeRecording(spool, { id, start, seconds: 0.01, caller: outbound ? a : b, callee: outbound ? b : a, direction: outbound ? 'outbound' : 'inbound', decision, rule });
 }
-const viewableNumbers = new Set(Object.values(policy.users).flatMap((u) => [u.ext, ...u.canViewNumbers]));
-
+let built = 0;
+/** A new index file each time: built from the journals alone. */
 async function freshIndex(): Promise<JournalIndex> {
-  const index = new JournalIndex(spool, viewableNumbers, silentLogger);
+  const index = new JournalIndex(spool, silentLogger, { file: join(spool, '.mitschnitt', `index-${++built}.sqlite`) });
   await index.scan();
   return index;
 }
@@ -53,6 +55,9 @@ function expected(index: JournalIndex, userId: string, filter: JournalFilter): s
     .filter((s) => (filter.from === undefined || s.start >= filter.from) && (filter.to === undefined || s.start < filter.to))
     .filter((s) => !filter.direction || toRow(viewer, s).direction === filter.direction)
     .filter((s) => !filter.number || [s.caller, s.callee].some((p) => p.number.includes(filter.number!) || p.name?.toLowerCase().includes(filter.number!)))
+    .filter((s) => !filter.decision || s.decision === filter.decision)
+    .filter((s) => filter.rule === undefined || s.rule === filter.rule)
+    .filter((s) => !filter.participant || s.partyUsers.some((u) => filter.participant!.users.includes(u)) || s.partyNumbers.some((n) => filter.participant!.numbers.includes(n)))
     .sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
     .map((s) => s.id);
 }
@@ -71,7 +76,7 @@ function paged(index: JournalIndex, userId: string, filter: JournalFilter, limit
   throw new Error('paging did not end');
 }
 
-test('every user, every filter, every page size: the merged pages equal filtering everything', async () => {
+test('every user, every filter (date, number, direction, REC/manual, rule, participant), every page size: the merged pages equal filtering everything', async () => {
   const index = await freshIndex();
   assert.is(index.size, 400);
   const filters: JournalFilter[] = [
@@ -81,6 +86,13 @@ test('every user, every filter, every page size: the merged pages equal filterin
     { number: 'kundendienst' },
     { from: new Date(2026, 10, 5).getTime(), to: new Date(2026, 10, 12).getTime() },
     { from: new Date(2026, 10, 8, 9).getTime(), direction: 'outbound' },
+    { decision: 'manual' },
+    { decision: 'force', direction: 'inbound' },
+    { rule: 'support-manual' },
+    { rule: 'sales-external', number: '030', to: new Date(2026, 10, 15).getTime() },
+    { participant: { users: ['anna'], numbers: ['201'] } },
+    { participant: { users: ['carla'], numbers: ['301'] }, decision: 'auto' },
+    { participant: { users: [], numbers: ['300'] } },
   ];
   for (const user of ['anna', 'ben', 'carla', 'eva', 'frank']) {
     for (const filter of filters) {
@@ -90,6 +102,8 @@ test('every user, every filter, every page size: the merged pages equal filterin
   }
   assert.ok(expected(index, 'eva', {}).length > expected(index, 'anna', {}).length, 'eva sees anna and ben');
   assert.ok(expected(index, 'frank', {}).length > 0, 'frank sees team 300');
+  assert.ok(expected(index, 'eva', { participant: { users: ['anna'], numbers: ['201'] } }).length > 0, 'eva finds anna\'s calls');
+  index.close();
 });
 
 test('adding and removing single journals keeps every list in order', async () => {

@@ -1,0 +1,281 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import type { PartySummary, RecordingSummary } from './recording-summary.ts';
+
+/**
+ * The web journal index on disk: an SQLite file derived from the JSON journals (which stay the source of truth).
+ * It holds one row per recording and, per party (user id or number), a newest-first access list, plus what each
+ * day folder looked like when it was last read, so a start or a rescan only reads the folders that changed.
+ * Deleting the file is always safe: the next start builds it again from the journals.
+ *
+ * better-sqlite3, not `node:sqlite`: Node 20 (Debian 12's PBX) has no `node:sqlite`; better-sqlite3 must stay on
+ * 12.x there (13 needs Node 22 and crashes on 20).
+ */
+export const SCHEMA_VERSION = 1;
+
+export function indexPath(spool: string): string {
+  return join(spool, '.mitschnitt', 'web-index.sqlite');
+}
+
+/** A stored row turned back into what the index hands out. */
+interface Row {
+  id: string;
+  day: string;
+  start: number;
+  decision: RecordingSummary['decision'];
+  rule: string | null;
+  data: string;
+}
+
+/** What of a summary goes into the `data` JSON column (the rest are columns of their own). */
+interface StoredData {
+  audioExt: string;
+  durationSeconds: number;
+  caller: PartySummary;
+  callee: PartySummary;
+  partyUsers: string[];
+  partyNumbers: string[];
+  direction: RecordingSummary['direction'];
+  origin: RecordingSummary['origin'];
+  sizeBytes: number;
+}
+
+export interface PageFilter {
+  from: number;
+  to: number;
+  decision: string | null;
+  rule: string | null;
+  /** Lower-cased part of a number or name. */
+  needle: string | null;
+}
+
+export interface DayState {
+  mtimeNs: string;
+  listedAt: number;
+}
+
+const SCHEMA = `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE recordings (
+    id TEXT PRIMARY KEY,
+    day TEXT NOT NULL,           -- the day folder 'YYYY/MM/DD' relative to the spool
+    start INTEGER NOT NULL,      -- epoch ms
+    decision TEXT NOT NULL,
+    rule TEXT,
+    search TEXT NOT NULL,        -- lower-cased numbers and names of caller and callee, for the number filter
+    data TEXT NOT NULL           -- the rest of the summary as JSON
+  ) WITHOUT ROWID;
+  CREATE INDEX recordings_day ON recordings (day);
+  -- One entry per recording and party key ('u:<user id>', 'n:<number>'): a page is a merge of the viewer's keys.
+  CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
+  CREATE TABLE days (day TEXT PRIMARY KEY, mtime_ns TEXT NOT NULL, listed_at INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+export const userKey = (id: string) => `u:${id}`;
+export const numberKey = (n: string) => `n:${n}`;
+
+export function keysOf(s: RecordingSummary): string[] {
+  return [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)];
+}
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+export class JournalStore {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly stmt: Record<'insert' | 'insertKey' | 'get' | 'delete' | 'deleteKeys' | 'count' | 'dayIds' | 'dayState' | 'setDay' | 'allDays' | 'deleteDay', Statement>;
+  /** One statement per merged list: a statement runs one iterator at a time. */
+  private readonly pageStatements: Statement[] = [];
+  /** True when this start found no usable index and builds it from scratch. */
+  readonly fresh: boolean;
+
+  /**
+   * Opens (or creates) the index. A file that is not an SQLite database, fails SQLite's quick check, or has
+   * another schema version is moved aside as `<file>.damaged` and a new one is built. If the state folder is
+   * not writable the index lives in memory (rebuilt at every start) instead of failing the web client.
+   */
+  constructor(spool: string, log: Logger, file = indexPath(spool)) {
+    let db: Database.Database | undefined;
+    let fresh = false;
+    try {
+      mkdirSync(join(file, '..'), { recursive: true });
+      const opened = openChecked(file);
+      if (opened.problem) {
+        log.warn('web journal index damaged; moved aside and rebuilt from the journals', { file, damaged: `${file}.damaged`, problem: opened.problem });
+        opened.db?.close();
+        for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
+        renameSync(file, `${file}.damaged`);
+        db = openChecked(file).db;
+      } else db = opened.db;
+    } catch (err) {
+      log.warn('web journal index cannot be kept on disk; it lives in memory and is rebuilt at every start', { file, error: err });
+      db = new Database(':memory:');
+      file = ':memory:';
+    }
+    this.db = db!;
+    this.file = file;
+    this.db.pragma('journal_mode = WAL');
+    // The index is derived data: after a power cut a lost last transaction only means those journals are read again.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('temp_store = MEMORY');
+    // A modest page cache keeps the resident memory small; the OS page cache does the rest.
+    this.db.pragma('cache_size = -16000');
+    if (!this.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'meta'`).get()) {
+      this.db.exec(SCHEMA);
+      this.db.prepare(`INSERT INTO meta VALUES ('schema', ?), ('spool', ?)`).run(String(SCHEMA_VERSION), spool);
+      fresh = true;
+    }
+    this.fresh = fresh;
+    this.stmt = {
+      insert: this.db.prepare('INSERT OR IGNORE INTO recordings (id, day, start, decision, rule, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id) VALUES (?, ?, ?)'),
+      get: this.db.prepare('SELECT id, day, start, decision, rule, data FROM recordings WHERE id = ?'),
+      delete: this.db.prepare('DELETE FROM recordings WHERE id = ? RETURNING start, data'),
+      deleteKeys: this.db.prepare('DELETE FROM access WHERE key = ? AND start = ? AND id = ?'),
+      count: this.db.prepare('SELECT count(*) AS n FROM recordings'),
+      dayIds: this.db.prepare('SELECT id FROM recordings WHERE day = ?').pluck(),
+      dayState: this.db.prepare('SELECT mtime_ns AS mtimeNs, listed_at AS listedAt FROM days WHERE day = ?'),
+      setDay: this.db.prepare('INSERT OR REPLACE INTO days (day, mtime_ns, listed_at) VALUES (?, ?, ?)'),
+      allDays: this.db.prepare('SELECT day FROM days').pluck(),
+      deleteDay: this.db.prepare('DELETE FROM days WHERE day = ?'),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  get size(): number {
+    return (this.stmt.count.get() as { n: number }).n;
+  }
+
+  /** Adds summaries (ignoring ids already present) in one transaction; returns those that were new. */
+  insert(items: { day: string; summary: RecordingSummary }[]): RecordingSummary[] {
+    return this.db.transaction(() => {
+      const added: RecordingSummary[] = [];
+      for (const { day, summary: s } of items) {
+        const data: StoredData = {
+          audioExt: s.audioExt, durationSeconds: s.durationSeconds, caller: s.caller, callee: s.callee,
+          partyUsers: s.partyUsers, partyNumbers: s.partyNumbers, direction: s.direction, origin: s.origin, sizeBytes: s.sizeBytes,
+        };
+        const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, searchText(s), JSON.stringify(data));
+        if (info.changes === 0) continue;
+        for (const key of keysOf(s)) this.stmt.insertKey.run(key, s.start, s.id);
+        added.push(s);
+      }
+      return added;
+    })();
+  }
+
+  /** Removes recordings by id; returns how many were there. */
+  delete(ids: Iterable<string>): number {
+    return this.db.transaction(() => {
+      let removed = 0;
+      for (const id of ids) {
+        const row = this.stmt.delete.get(id) as { start: number; data: string } | undefined;
+        if (!row) continue;
+        removed++;
+        const d = JSON.parse(row.data) as StoredData;
+        for (const key of [...d.partyUsers.map(userKey), ...d.partyNumbers.map(numberKey)]) this.stmt.deleteKeys.run(key, row.start, id);
+      }
+      return removed;
+    })();
+  }
+
+  get(id: string, spool: string): RecordingSummary | undefined {
+    const row = this.stmt.get.get(id) as Row | undefined;
+    return row && toSummary(row, spool);
+  }
+
+  dayIds(day: string): string[] {
+    return this.stmt.dayIds.all(day) as string[];
+  }
+
+  dayState(day: string): DayState | undefined {
+    return this.stmt.dayState.get(day) as DayState | undefined;
+  }
+
+  setDayState(day: string, state: DayState): void {
+    this.stmt.setDay.run(day, state.mtimeNs, state.listedAt);
+  }
+
+  knownDays(): string[] {
+    return this.stmt.allDays.all() as string[];
+  }
+
+  /** Forgets a day folder that no longer exists, with every recording in it. */
+  dropDay(day: string): number {
+    const removed = this.delete(this.dayIds(day));
+    this.stmt.deleteDay.run(day);
+    return removed;
+  }
+
+  /**
+   * The list of one party key, newest first, strictly after `after`, with the filters SQLite can apply itself
+   * (time range, decision, rule, number/name part). Lazy: the merge pulls only as many rows as a page needs.
+   * `slot` picks the statement (one per list merged at the same time); iterators must be closed by the caller.
+   */
+  list(slot: number, key: string, after: { start: number; id: string }, f: PageFilter, spool: string): IterableIterator<RecordingSummary> {
+    while (this.pageStatements.length <= slot) {
+      this.pageStatements.push(
+        this.db.prepare(`
+          SELECT r.id, r.day, r.start, r.decision, r.rule, r.data FROM access a JOIN recordings r ON r.id = a.id
+          WHERE a.key = @key AND (a.start, a.id) < (@start, @id) AND a.start >= @from AND a.start < @to
+            AND (@decision IS NULL OR r.decision = @decision)
+            AND (@rule IS NULL OR r.rule = @rule)
+            AND (@needle IS NULL OR instr(r.search, @needle) > 0)
+          ORDER BY a.start DESC, a.id DESC`),
+      );
+    }
+    const rows = this.pageStatements[slot].iterate({ key, start: after.start, id: after.id, ...f }) as IterableIterator<Row>;
+    return mapIterator(rows, (row) => toSummary(row, spool));
+  }
+
+  /** SQLite's own check of the file (used by tests and after a suspicious error). */
+  quickCheck(): string {
+    return String(this.db.pragma('quick_check', { simple: true }));
+  }
+}
+
+function openChecked(file: string): { db?: Database.Database; problem?: string } {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'meta'`).get();
+    if (!hasMeta) {
+      // An empty new file is fine; anything else without our meta table is not ours.
+      const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
+      return tables.n === 0 ? { db } : { db, problem: 'not a mitschnitt index' };
+    }
+    const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get();
+    if (version !== String(SCHEMA_VERSION)) return { db, problem: `schema version ${String(version)}, expected ${SCHEMA_VERSION}` };
+    const check = String(db.pragma('quick_check', { simple: true }));
+    if (check !== 'ok') return { db, problem: `quick_check: ${check}` };
+    return { db };
+  } catch (err) {
+    // SQLITE_NOTADB, SQLITE_CORRUPT and friends: a file we cannot trust.
+    if (err instanceof Database.SqliteError) return { db, problem: err.message };
+    db?.close();
+    throw err;
+  }
+}
+
+function searchText(s: RecordingSummary): string {
+  return [s.caller, s.callee].map((p) => `${p.number} ${p.name ?? ''}`).join('\n').toLowerCase();
+}
+
+function toSummary(row: Row, spool: string): RecordingSummary {
+  const d = JSON.parse(row.data) as StoredData;
+  return { id: row.id, dir: join(spool, row.day), start: row.start, decision: row.decision, rule: row.rule, ...d };
+}
+
+function* mapIterator<T, U>(it: IterableIterator<T>, f: (t: T) => U): Generator<U, void, undefined> {
+  try {
+    for (const t of it) yield f(t);
+  } finally {
+    it.return?.();
+  }
+}
