@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   user: async () => (await import('../runtime/user-command.ts')).userCommand,
   audit: async () => (await import('../runtime/audit-command.ts')).auditCommand,
   hold: async () => (await import('../runtime/hold-command.ts')).holdCommand,
+  verify: async () => (await import('../runtime/verify-command.ts')).verifyCommand,
 };
 
 function help(): string {

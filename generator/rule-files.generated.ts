@@ -26,6 +26,18 @@ deliverySchedule?: string
  */
 retentionSchedule?: string
 /**
+ * When `mitschnitt verify` checks every recording's SHA-256 and the journals' hash chain (cron); findings are mailed to adminEmail. Default: daily at 04:15.
+ */
+verifySchedule?: string
+/**
+ * Who gets the mail when the daily verification finds a missing, altered or extra file (needs "smtp").
+ * 
+ * @minItems 1
+ * 
+ * Items: An e-mail address like anna.berger@example.com: letters, digits and . _ + - before the @ (not starting with . or -), a domain name after it.
+ */
+adminEmail?: [string, ...(string)[]]
+/**
  * Directory on the PBX holding one file per named secret.
  */
 secretsDir?: string
@@ -351,6 +363,10 @@ announcement?: string
  * Keep these recordings this many days instead of the default from settings.
  */
 retentionDays?: number
+/**
+ * Keep these recordings this many years, counted from the end of the calendar year of the call (as commercial and tax law count, e.g. 6 or 10), instead of retentionDays.
+ */
+retentionYears?: number
 /**
  * Where finished recordings go besides staying on disk: "email" and/or "script".
  */

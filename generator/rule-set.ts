@@ -10,8 +10,11 @@ export type Role = Defaulted<Item<RolesFile['roles']>, 'canView'>;
 export type Rule = Defaulted<Item<RulesFile['rules']>, 'active' | 'direction' | 'origin'>;
 export type Host = Defaulted<Item<HostsFile['hosts']>, 'port' | 'user' | 'asteriskDir' | 'dir'>;
 export type Smtp = Defaulted<NonNullable<SettingsFile['smtp']>, 'port' | 'security' | 'maxAttachmentMB' | 'language'>;
-export type Settings = Required<Omit<SettingsFile, '$schema' | 'smtp' | 'http' | 'ami' | 'delivery' | 'recordKey'>> & {
+export type Settings = Required<Omit<SettingsFile, '$schema' | 'smtp' | 'http' | 'ami' | 'delivery' | 'recordKey' | 'adminEmail' | 'verifySchedule'>> & {
   smtp?: Smtp;
+  adminEmail?: string[];
+  /** Filled in by validate; absent in policies built by older versions. */
+  verifySchedule?: string;
   http: Required<NonNullable<SettingsFile['http']>>;
   ami: Required<NonNullable<SettingsFile['ami']>>;
   delivery: Required<NonNullable<SettingsFile['delivery']>>;
