@@ -1,0 +1,340 @@
+// SIPp as the company's phones against the real Asterisk: a caller (UAC) and an answering phone (UAS) per call,
+// with real RTP (the package's G.711 a-law recording, echoed back by the answering side), RFC 4733 DTMF, SIP INFO
+// `Record: on|off`, REFER (blind transfer) and hang-up. Each scenario is generated from a list of steps.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './asterisk-instance.ts';
+
+const PCAPS = '/usr/share/sip-tester';
+
+/** What a phone does once the call is up, in order. */
+export type Step =
+  | { pause: number }
+  /** Plays RTP audio (7 s of G.711 a-law) without waiting for it. */
+  | { audio: true }
+  /** Presses keys as RFC 4733 events (0-9, *, #), 0.5 s per key. */
+  | { dtmf: string }
+  /** SIP INFO with `Record: on|off` (a SNOM/Polycom record button); the answer code is logged. */
+  | { info: 'on' | 'off' }
+  /** Blind transfer of the other party to `to` (REFER), then the phone is released by Asterisk's BYE. */
+  | { refer: string }
+  | { hangup: true }
+  /** Waits until the other side hangs up. */
+  | { awaitBye: true };
+
+export interface CallOptions {
+  /** The caller's number (From user = its PJSIP endpoint). */
+  from: string;
+  to: string;
+  /** Extra header on the INVITE, e.g. `X-Trunk: carrier` for the carrier endpoint. */
+  header?: string;
+  steps: Step[];
+}
+
+export interface AnswerOptions {
+  /** The extension whose phone this is (listens on the endpoint's contact port). */
+  ext: string;
+  port: number;
+  /** Ring this long before answering. */
+  ringMs?: number;
+  /** 486 Busy Here instead of answering (a rejected call). */
+  reject?: boolean;
+  /** Never answer: ring until Asterisk cancels. */
+  noAnswer?: boolean;
+  steps?: Step[];
+}
+
+/** One SIPp process playing one phone for one call. */
+export class SippPhone {
+  readonly dir: string;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  stderr = '';
+
+  private constructor(dir: string, args: string[]) {
+    this.dir = dir;
+    this.child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.on('data', (d) => (this.stderr += d));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  /** The SIP Call-ID of this phone's dialog (what a SNOM phone puts into $call-id), once it is known. */
+  callId(): string | undefined {
+    return /CALLID (\S+)/.exec(this.logText())?.[1];
+  }
+
+  /** Lines the scenario logged (`INFO-ANSWER 200`, `CALLID …`). */
+  logText(): string {
+    const file = join(this.dir, 'phone.log');
+    return existsSync(file) ? readFileSync(file, 'utf8') : '';
+  }
+
+  async waitCallId(timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const id = this.callId();
+      if (id) return id;
+      if (Date.now() > deadline) throw new Error(`no Call-ID logged by the phone: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Resolves with SIPp's exit code (0 = the scenario ran as written). */
+  done(): Promise<number | null> {
+    return this.exited;
+  }
+
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+    if (!process.env.MITSCHNITT_KEEP_ENGINE) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Places a call to Asterisk at 127.0.0.1:sipPort. */
+  static async call(sipPort: number, o: CallOptions): Promise<SippPhone> {
+    const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
+    writeFileSync(join(dir, 'uac.xml'), uacScenario(o));
+    const port = await freePort();
+    return new SippPhone(dir, [...(await commonArgs(dir, port)), '-sf', 'uac.xml', '-s', o.to, '-m', '1', '-cid_str', `mt${randomBytes(4).toString('hex')}-%u@%s`, `127.0.0.1:${sipPort}`]);
+  }
+
+  /** Waits for one call on the phone's contact port and handles it as told. */
+  static async answer(o: AnswerOptions): Promise<SippPhone> {
+    const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
+    writeFileSync(join(dir, 'uas.xml'), uasScenario(o));
+    return new SippPhone(dir, [...(await commonArgs(dir, o.port)), '-sf', 'uas.xml', '-m', '1', '-rtp_echo']);
+  }
+}
+
+async function commonArgs(dir: string, port: number): Promise<string[]> {
+  const media = await freeMediaPort();
+  return ['-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(media), '-cp', String(await freePort()), '-nostdin', '-trace_logs', '-log_file', join(dir, 'phone.log'), '-timeout', '120s', '-timeout_error', '-max_recv_loops', '1000', '-aa'];
+}
+
+/** SIPp's media uses port, port+2 (echo) and their RTCP neighbours: four free UDP ports in a row. */
+async function freeMediaPort(): Promise<number> {
+  const dgram = await import('node:dgram');
+  const free = (p: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(p, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (;;) {
+    const start = 30000 + 4 * Math.floor(Math.random() * 5000);
+    if ((await free(start)) && (await free(start + 1)) && (await free(start + 2)) && (await free(start + 3))) return start;
+  }
+}
+
+const SDP = `v=0
+o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv`;
+
+const KEY_PCAP: Record<string, string> = { '*': 'star', '#': 'pound' };
+
+/** Headers of an in-dialog request; `self`/`peer` are the From and To of this side. */
+interface Dialog {
+  requestUri: string;
+  from: string;
+  to: string;
+  cseq: () => number;
+}
+
+function steps(list: Step[], d: Dialog): string {
+  return list
+    .map((s) => {
+      if ('pause' in s) return `  <pause milliseconds="${s.pause}"/>`;
+      if ('audio' in s) return `  <nop><action><exec play_pcap_audio="${PCAPS}/g711a.pcap"/></action></nop>`;
+      if ('dtmf' in s) {
+        return [...s.dtmf]
+          .map((k) => `  <nop><action><exec play_pcap_audio="${PCAPS}/dtmf_2833_${KEY_PCAP[k] ?? k}.pcap"/></action></nop>\n  <pause milliseconds="500"/>`)
+          .join('\n');
+      }
+      if ('info' in s) {
+        const n = d.cseq();
+        return `${request('INFO', d, n, `Record: ${s.info}`)}
+  <recv response="200" optional="true" next="info${n}ok"/>
+  <recv response="403" next="info${n}no"/>
+  <label id="info${n}no"/>
+  <nop><action><log message="INFO-ANSWER 403"/></action></nop>
+  <nop next="info${n}end"/>
+  <label id="info${n}ok"/>
+  <nop><action><log message="INFO-ANSWER 200"/></action></nop>
+  <label id="info${n}end"/>`;
+      }
+      if ('refer' in s) {
+        const n = d.cseq();
+        return `${request('REFER', d, n, `Refer-To: <sip:${s.refer}@[remote_ip]:[remote_port]>\nReferred-By: ${d.from}`)}
+  <recv response="202"/>
+  <recv request="NOTIFY"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="NOTIFY" optional="true"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+${awaitBye()}`;
+      }
+      if ('hangup' in s) return `${request('BYE', d, d.cseq())}\n  <recv response="200"/>`;
+      return awaitBye();
+    })
+    .join('\n');
+}
+
+function awaitBye(): string {
+  return `  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>`;
+}
+
+function request(method: string, d: Dialog, cseq: number, extra = ''): string {
+  return `  <send retrans="500"><![CDATA[
+${method} ${d.requestUri} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: ${d.from}
+To: ${d.to}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:[local_ip]:[local_port]>
+Max-Forwards: 70
+${extra ? `${extra}\n` : ''}Content-Length: 0
+
+]]></send>`;
+}
+
+function uacScenario(o: CallOptions): string {
+  let cseq = 1;
+  const from = `<sip:${o.from}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]`;
+  const dialog: Dialog = { requestUri: '[$contact]', from, to: `<sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]`, cseq: () => ++cseq };
+  return `<?xml version="1.0" encoding="ISO-8859-1"?>
+<scenario name="phone ${o.from} calls ${o.to}">
+  <nop><action><log message="CALLID [call_id]"/></action></nop>
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: ${from}
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:${o.from}@[local_ip]:[local_port]>
+Max-Forwards: 70
+${o.header ? `${o.header}\n` : ''}Content-Type: application/sdp
+Content-Length: [len]
+
+${SDP}
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="486" optional="true" next="refused"/>
+  <recv response="480" optional="true" next="refused"/>
+  <recv response="404" optional="true" next="refused"/>
+  <recv response="603" optional="true" next="refused"/>
+  <recv response="200" rtd="true">
+    <action><ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/></action>
+  </recv>
+  <send><![CDATA[
+ACK [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: ${from}
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:${o.from}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <nop><action><log message="ANSWERED"/></action></nop>
+${steps(o.steps, dialog)}
+  <nop next="end"/>
+  <label id="refused"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: ${from}
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+
+]]></send>
+  <nop><action><log message="REFUSED"/></action></nop>
+  <label id="end"/>
+</scenario>
+`;
+}
+
+function uasScenario(o: AnswerOptions): string {
+  let cseq = 100;
+  const local = `[$to];tag=[pid]SIPpTag01[call_number]`;
+  const dialog: Dialog = { requestUri: '[$contact]', from: local, to: '[$from]', cseq: () => ++cseq };
+  const reply = (status: string, sdp = false) => `  <send><![CDATA[
+SIP/2.0 ${status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:${o.ext}@[local_ip]:[local_port]>
+${sdp ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Content-Length: 0\n'}
+]]></send>`;
+  const invite = `  <recv request="INVITE">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp="<[^>]*>" search_in="hdr" header="To:" assign_to="to"/>
+      <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+      <log message="CALLID [call_id]"/>
+    </action>
+  </recv>
+${reply('180 Ringing')}`;
+  let body: string;
+  if (o.reject) body = `${invite}\n  <pause milliseconds="${o.ringMs ?? 300}"/>\n${reply('486 Busy Here')}\n  <recv request="ACK"/>`;
+  else if (o.noAnswer) body = `${invite}\n  <recv request="CANCEL"/>\n${reply('200 OK')}\n${reply('487 Request Terminated')}\n  <recv request="ACK"/>`;
+  else {
+    body = `${invite}
+  <pause milliseconds="${o.ringMs ?? 300}"/>
+${reply('200 OK', true)}
+  <recv request="ACK"/>
+  <nop><action><log message="ANSWERED"/></action></nop>
+${steps(o.steps ?? [{ awaitBye: true }], dialog)}`;
+  }
+  return `<?xml version="1.0" encoding="ISO-8859-1"?>
+<scenario name="phone ${o.ext} answers">
+${body}
+</scenario>
+`;
+}
