@@ -48,8 +48,9 @@ export function cronProblem(expression: string): string | undefined {
 }
 
 export function checkSchedules(set: RuleSet, report: Report): void {
-  for (const key of ['deliverySchedule', 'retentionSchedule'] as const) {
+  for (const key of ['deliverySchedule', 'retentionSchedule', 'verifySchedule'] as const) {
     const expression = set.settings[key];
+    if (expression === undefined) continue;
     const place = { file: 'settings.json', path: [key] };
     const problem = cronProblem(expression);
     if (problem) {

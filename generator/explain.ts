@@ -1,4 +1,5 @@
 import { decide, type CallDecision, type CallQuestion } from './decide.ts';
+import { describeRetention } from './retention.ts';
 import type { Cell, Direction, Origin, Policy, PolicyRule } from './policy.ts';
 
 export interface Explanation {
@@ -126,7 +127,7 @@ function roleLabel(rule: PolicyRule | undefined): string {
 }
 
 function handling(rule: PolicyRule): string {
-  const parts = [`kept ${rule.retentionDays} days`];
+  const parts = [`kept ${describeRetention(rule)}`];
   if (rule.beep !== undefined) parts.push(`a beep every ${rule.beep} s`);
   if (rule.announcement) parts.push(`announcement ${rule.announcement}`);
   if (rule.deliver.email?.length) parts.push(`mailed to ${rule.deliver.email.join(', ')}`);

@@ -34,7 +34,10 @@ export interface PolicyRule {
   roleName?: string;
   direction?: Direction | 'both';
   origin?: Origin | 'both';
+  /** Days a recording is kept; for a rule in years, the longest it can be (see generator/retention.ts). */
   retentionDays: number;
+  /** Kept this many years from the end of the calendar year of the call (commercial/tax law), instead of days. */
+  retentionYears?: number;
   beep?: number;
   announcement?: string;
   deliver: { email?: string[]; script?: string };

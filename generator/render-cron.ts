@@ -21,7 +21,7 @@ export function checkedSchedule(name: string, expression: string): string {
   return expression;
 }
 
-/** cron/mitschnitt in /etc/cron.d format: the delivery batch and the retention sweep. */
+/** cron/mitschnitt in /etc/cron.d format: the delivery batch, the retention sweep and the integrity check. */
 export function renderCron({ policy, host }: RenderInput): GeneratedFile[] {
   const view = {
     host: host.name,
@@ -29,6 +29,9 @@ export function renderCron({ policy, host }: RenderInput): GeneratedFile[] {
     config: deployedConfigDir(host.dir),
     deliverySchedule: checkedSchedule('deliverySchedule', policy.settings.deliverySchedule),
     retentionSchedule: checkedSchedule('retentionSchedule', policy.settings.retentionSchedule),
+    verifySchedule: checkedSchedule('verifySchedule', policy.settings.verifySchedule ?? '15 4 * * *'),
+    // A fixed flag, never text from the rules: whether verify mails its findings to adminEmail.
+    mail: Boolean(policy.settings.adminEmail?.length && policy.settings.smtp),
   };
   return [{ path: 'cron/mitschnitt', content: renderTemplate('cron', view, cronEscape) }];
 }

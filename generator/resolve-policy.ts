@@ -1,4 +1,5 @@
 import type { Cell, Direction, Origin, Policy, PolicyNumber, PolicyRule, PolicyUser } from './policy.ts';
+import { retentionDayBounds } from './retention.ts';
 import type { Role, Rule, RuleSet } from './rule-set.ts';
 
 const DIRECTIONS: readonly Direction[] = ['outbound', 'inbound'];
@@ -186,7 +187,9 @@ function policyRule(rule: Rule, role: Role | undefined, defaultRetention: number
     ...(role ? { roleName: role.name } : {}),
     direction: rule.direction,
     origin: rule.origin,
-    retentionDays: rule.retentionDays ?? defaultRetention,
+    ...(rule.retentionYears === undefined
+      ? { retentionDays: rule.retentionDays ?? defaultRetention }
+      : { retentionDays: retentionDayBounds({ retentionDays: 0, retentionYears: rule.retentionYears }).max, retentionYears: rule.retentionYears }),
     ...(rule.beep === undefined ? {} : { beep: rule.beep }),
     ...(rule.announcement === undefined ? {} : { announcement: rule.announcement }),
     deliver,

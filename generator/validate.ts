@@ -8,6 +8,7 @@ import { checkSchedules } from './check-schedules.ts';
 import { checkScripts } from './check-scripts.ts';
 import { checkMembership } from './check-membership.ts';
 import { checkFolder } from './check-folder.ts';
+import { checkRetention } from './check-retention.ts';
 import { createReport, type Report } from './report.ts';
 import type { RuleError } from './rule-error.ts';
 import type { HostsFile, RolesFile, RulesFile, SettingsFile, TeamsFile, UsersFile } from './rule-files.generated.ts';
@@ -19,7 +20,7 @@ export type Validation =
   | { ok: false; errors: RuleError[]; warnings: RuleError[] };
 
 /** The checks that need a schema-valid, defaulted rule set; each reads the whole set, so they may look across files. */
-const CHECKS: ((set: RuleSet, report: Report) => void)[] = [checkReferences, checkPhones, checkAddresses, checkSchedules, checkScripts, checkMembership, checkFolder];
+const CHECKS: ((set: RuleSet, report: Report) => void)[] = [checkReferences, checkPhones, checkAddresses, checkSchedules, checkScripts, checkMembership, checkFolder, checkRetention];
 
 /** load → JSON syntax → schemas (with defaults) → cross-file checks. The single entry every command uses. */
 export function validateRules(dir: string): Validation {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { retentionDayBounds } from '../generator/retention.ts';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -78,8 +79,9 @@ export async function runExpire(options: ExpireOptions): Promise<ExpireSummary> 
     return { ...summary, ran: false };
   }
   try {
-    const retentions = [policy.settings.retentionDays, ...Object.values(policy.rules).map((r) => r.retentionDays)];
-    const bounds = { min: Math.min(...retentions), max: Math.max(...retentions) };
+    // Rules kept in years have a range of day counts (the calendar year end decides): take its safe side each way.
+    const ranges = [{ min: policy.settings.retentionDays, max: policy.settings.retentionDays }, ...Object.values(policy.rules).map(retentionDayBounds)];
+    const bounds = { min: Math.min(...ranges.map((r) => r.min)), max: Math.max(...ranges.map((r) => r.max)) };
     // Legal holds are read once per run; a damaged holds file stops the run before anything is deleted.
     const holds = await HoldSet.load(spool, policy, now.getTime());
     const pending = new Set([...(await queuedIds(spool, 'queue')), ...(await queuedIds(spool, 'dead'))]);

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { retentionDaysFrom, type Retention } from '../generator/retention.ts';
 import { access, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
@@ -162,6 +163,8 @@ export class JournalFinisher {
     const direction = v.MITSCHNITT_DIRECTION === 'inbound' || v.MITSCHNITT_DIRECTION === 'outbound'
       ? v.MITSCHNITT_DIRECTION
       : this.ownNumber(caller.number) ? 'outbound' : 'inbound';
+    const known = rule && Object.hasOwn(policy.rules, rule) ? policy.rules[rule] : undefined;
+    const ruleRetention: Retention = known?.retentionDays ? known : { retentionDays: policy.settings.retentionDays };
     const draft: JournalDraft = {
       version: 1,
       id: recordingId(rec.audioPath),
@@ -182,8 +185,9 @@ export class JournalFinisher {
       channel: rec.channel,
       uniqueid: rec.uniqueid,
       linkedid: rec.linkedid,
-      retentionDays: (rule && policy.rules[rule]?.retentionDays) || policy.settings.retentionDays,
+      retentionDays: retentionDaysFrom(rec.start, ruleRetention),
     };
+    if (ruleRetention.retentionYears !== undefined) draft.retentionYears = ruleRetention.retentionYears;
     if (rec.recovered) draft.recovered = true;
     if (rec.previousPart) draft.previousPart = rec.previousPart;
     return draft;

@@ -36,6 +36,8 @@ export interface Journal {
   uniqueid: string;
   linkedid: string;
   retentionDays: number;
+  /** Set for rules kept in years (from the end of the calendar year of the call); `retentionDays` is then exact. */
+  retentionYears?: number;
   /** Set when the runtime found the recording at start-up instead of seeing it end. */
   recovered?: true;
   /** Id of the recording this one continues (the call was transferred away from the recording channel). */

@@ -38,9 +38,9 @@ function nextRuns(schedule: string, count: number): string[] {
   return expression.take(count).map((d) => String(d.toISOString()));
 }
 
-test('exactly two jobs, both as the mitschnitt user, with PATH set and mail off', () => {
+test('exactly three jobs, all as the mitschnitt user, with PATH set and mail off', () => {
   const { env, jobs } = render();
-  assert.is(jobs.length, 2);
+  assert.is(jobs.length, 3);
   assert.ok(jobs.every((j) => j.user === 'mitschnitt'));
   assert.match(env.PATH!, /(^|:)\/usr\/local\/bin(:|$)/);
   assert.is(env.MAILTO, '""');
@@ -59,6 +59,23 @@ test('the retention sweep runs at settings.retentionSchedule', () => {
   assert.is(expire!.schedule, '30 3 * * *');
   assert.equal(nextRuns(expire!.schedule, 2), ['2026-11-26T03:30:00.000Z', '2026-11-27T03:30:00.000Z']);
   assert.is(expire!.command, 'mitschnitt expire --config /etc/mitschnitt/current 2>&1 | logger -t mitschnitt-expire');
+});
+
+test('the integrity check runs at settings.verifySchedule (default 04:15); --mail only with adminEmail and smtp', () => {
+  const [, , verify] = render().jobs;
+  assert.is(verify!.schedule, '15 4 * * *');
+  assert.is(verify!.command, 'mitschnitt verify --config /etc/mitschnitt/current 2>&1 | logger -t mitschnitt-verify');
+  const policy = samplePolicy();
+  policy.settings.verifySchedule = '0 5 * * 1-5';
+  policy.settings.adminEmail = ['it@example.com'];
+  const withoutSmtp = parseCronD(String(renderCron({ ruleSet: undefined as never, policy, host: sampleHost({}) })[0]!.content)).jobs[2]!;
+  assert.is(withoutSmtp.command, 'mitschnitt verify --config /etc/mitschnitt/current 2>&1 | logger -t mitschnitt-verify');
+  policy.settings.smtp = { host: 'mail.example.com', port: 587, security: 'starttls', maxAttachmentMB: 20, language: 'de', from: 'm@example.com' };
+  const mailing = parseCronD(String(renderCron({ ruleSet: undefined as never, policy, host: sampleHost({}) })[0]!.content)).jobs[2]!;
+  assert.is(mailing.schedule, '0 5 * * 1-5');
+  assert.is(mailing.command, 'mitschnitt verify --config /etc/mitschnitt/current --mail 2>&1 | logger -t mitschnitt-verify');
+  policy.settings.verifySchedule = '0 5 * * *\n* * * * * root id';
+  assert.throws(() => renderCron({ ruleSet: undefined as never, policy, host: sampleHost({}) }), (e: unknown) => e instanceof UnsafeValueError);
 });
 
 test("the config dir follows the host's dir", () => {
