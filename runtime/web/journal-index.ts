@@ -57,6 +57,11 @@ const READ_SLICE = 500;
  */
 const SETTLE_MS = 2_000;
 const NEWEST = { start: Number.MAX_SAFE_INTEGER, id: '' };
+/**
+ * A recording's day folder is named when the call is set up, its start is when MixMonitor began: a call set up just
+ * before midnight starts in the next day but sits in the older folder. Also covers a daylight-saving hour.
+ */
+const FOLDER_MARGIN_MS = 2 * 3_600_000;
 
 /** Newest first; equal start times ordered by id so paging is stable. */
 function before(a: Position, b: Position): boolean {
@@ -94,6 +99,14 @@ export class JournalIndex {
   private readonly unusable = new Set<string>();
   private scanning: Promise<ScanResult> | undefined;
   private closed = false;
+  private lastProgressLog = 0;
+  /** True until the first scan has finished: the index may lack journals of day folders not yet walked. */
+  private building = true;
+  /**
+   * While building: every journal that starts at or after this time is in the index (the walk goes newest day
+   * folder first). Lets the first pages be answered before a rebuild of a big spool is done.
+   */
+  private completeFrom = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly spool: string,
@@ -151,70 +164,83 @@ export class JournalIndex {
    */
   scan(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
     if (this.closed) return Promise.resolve({ added: 0, removed: 0, daysListed: 0 });
-    this.scanning ??= this.walk(announce).finally(() => (this.scanning = undefined));
+    this.scanning ??= this.walk(announce)
+      .then((result) => {
+        if (!this.closed) this.building = false;
+        return result;
+      })
+      .finally(() => (this.scanning = undefined));
     return this.scanning;
   }
 
   private async walk(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
     const result: ScanResult = { added: 0, removed: 0, daysListed: 0 };
     const vanished = new Set(this.store.knownDays());
-    let lastLog = Date.now();
+    this.lastProgressLog = Date.now();
     // Newest first: on a first build the recent days, which people look at, are there first.
     for (const day of (await this.dayDirs()).sort().reverse()) {
       if (this.closed) return result;
       vanished.delete(day);
-      const dir = join(this.spool, day);
-      // What was indexed before the listing: only those can have vanished (a journal the hook adds meanwhile may
-      // postdate the listing). The mtime is taken before the listing too, so a change during it is seen next time.
-      const indexed = new Set(this.store.dayIds(day));
-      const info = await stat(dir, { bigint: true }).catch(() => undefined);
-      if (!info) continue;
-      const known = this.store.dayState(day);
-      if (known && known.mtimeNs === String(info.mtimeNs) && Number(info.mtimeMs) < known.listedAt - SETTLE_MS) continue;
-      const listedAt = Date.now();
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue; // retention may remove a day folder while we walk
-      }
-      result.daysListed++;
-      const seen = new Set<string>();
-      const fresh: string[] = [];
-      for (const name of names) {
-        // Temp files and the runtime's `.pending.json` sidecars are not journals.
-        if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
-        const id = name.slice(0, -'.json'.length);
-        if (!isRecordingId(id)) continue;
-        seen.add(id);
-        if (!indexed.has(id) && !this.unusable.has(join(dir, name))) fresh.push(join(dir, name));
-      }
-      // Small journals read synchronously in slices, yielding between slices: several times faster than
-      // promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
-      // stalls for more than one slice (a few ms).
-      for (let i = 0; i < fresh.length; i += READ_SLICE) {
-        const items: { day: string; summary: RecordingSummary }[] = [];
-        for (const path of fresh.slice(i, i + READ_SLICE)) {
-          const summary = this.parse(path, readSyncOrError(path));
-          if (summary) items.push({ day, summary });
-        }
-        const added = this.store.insert(items);
-        result.added += added.length;
-        if (announce) added.forEach(announce);
-        await new Promise((resolve) => setImmediate(resolve));
-        if (this.closed) return result;
-        if (Date.now() - lastLog > 10_000) {
-          lastLog = Date.now();
-          this.log.info('web journal index: reading journals', { added: result.added, day });
-        }
-      }
-      for (const path of this.unusable) if (dirname(path) === dir && !seen.has(path.slice(dir.length + 1, -'.json'.length))) this.unusable.delete(path);
-      result.removed += this.store.delete([...indexed].filter((id) => !seen.has(id)));
-      this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
+      if (!(await this.syncDay(day, result, announce))) return result;
+      const [y, m, d] = day.split('/').map(Number);
+      if (this.building) this.completeFrom = new Date(y, m - 1, d).getTime() + FOLDER_MARGIN_MS;
     }
     // Day folders retention removed as a whole.
     for (const day of vanished) result.removed += this.store.dropDay(day);
     return result;
+  }
+
+  /** Brings one day folder up to date; false when the index was closed meanwhile. */
+  private async syncDay(day: string, result: ScanResult, announce?: (added: RecordingSummary) => void): Promise<boolean> {
+    const dir = join(this.spool, day);
+    // What was indexed before the listing: only those can have vanished (a journal the hook adds meanwhile may
+    // postdate the listing). The mtime is taken before the listing too, so a change during it is seen next time.
+    const indexed = new Set(this.store.dayIds(day));
+    const info = await stat(dir, { bigint: true }).catch(() => undefined);
+    if (!info) return true;
+    const known = this.store.dayState(day);
+    if (known && known.mtimeNs === String(info.mtimeNs) && Number(info.mtimeMs) < known.listedAt - SETTLE_MS) return true;
+    const listedAt = Date.now();
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return true; // retention may remove a day folder while we walk
+    }
+    result.daysListed++;
+    const seen = new Set<string>();
+    const fresh: string[] = [];
+    for (const name of names) {
+      // Temp files and the runtime's `.pending.json` sidecars are not journals.
+      if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
+      const id = name.slice(0, -'.json'.length);
+      if (!isRecordingId(id)) continue;
+      seen.add(id);
+      if (!indexed.has(id) && !this.unusable.has(join(dir, name))) fresh.push(join(dir, name));
+    }
+    // Small journals read synchronously in slices, yielding between slices: several times faster than
+    // promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
+    // stalls for more than one slice (a few ms).
+    for (let i = 0; i < fresh.length; i += READ_SLICE) {
+      const items: { day: string; summary: RecordingSummary }[] = [];
+      for (const path of fresh.slice(i, i + READ_SLICE)) {
+        const summary = this.parse(path, readSyncOrError(path));
+        if (summary) items.push({ day, summary });
+      }
+      const added = this.store.insert(items);
+      result.added += added.length;
+      if (announce) added.forEach(announce);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.closed) return false;
+      if (Date.now() - this.lastProgressLog > 10_000) {
+        this.lastProgressLog = Date.now();
+        this.log.info('web journal index: reading journals', { added: result.added, day });
+      }
+    }
+    for (const path of this.unusable) if (dirname(path) === dir && !seen.has(path.slice(dir.length + 1, -'.json'.length))) this.unusable.delete(path);
+    result.removed += this.store.delete([...indexed].filter((id) => !seen.has(id)));
+    this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
+    return true;
   }
 
   /** The day folders, as paths relative to the spool (`YYYY/MM/DD`). */
@@ -259,6 +285,22 @@ export class JournalIndex {
    * participant filter, of that participant's lists), each entry still passed through `canView`.
    */
   query(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
+    return this.page(viewer, filter, limit, cursor).page;
+  }
+
+  /**
+   * The page when it is certainly right already: always once the first scan is done; while the index is being
+   * built, when every row of it (and the existence of a next page) lies in the day folders already walked.
+   * Undefined otherwise: the caller waits for the scan and asks `query`.
+   */
+  queryIfComplete(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage | undefined {
+    if (!this.building) return this.query(viewer, filter, limit, cursor);
+    const { page, last } = this.page(viewer, filter, limit, cursor);
+    const complete = page.next ? last!.start >= this.completeFrom : filter.from !== undefined && filter.from >= this.completeFrom;
+    return complete ? page : undefined;
+  }
+
+  private page(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): { page: JournalPage; last?: RecordingSummary } {
     const after = decodeCursor(cursor) ?? NEWEST;
     const keys = filter.participant
       ? [...filter.participant.users.map(userKey), ...filter.participant.numbers.map(numberKey)]
@@ -279,7 +321,7 @@ export class JournalIndex {
       for (;;) {
         let pick: RecordingSummary | undefined;
         for (const head of heads) if (head && (!pick || before(head, pick))) pick = head;
-        if (!pick) return { rows };
+        if (!pick) return { page: { rows }, last };
         // The same recording sits in several lists (caller and callee both viewable): advance all of them past it.
         for (let k = 0; k < lists.length; k++) if (heads[k]?.id === pick.id) heads[k] = lists[k].next().value as RecordingSummary | undefined;
         if (!canView(viewer, pick)) continue;
@@ -287,7 +329,7 @@ export class JournalIndex {
         if (filter.direction && row.direction !== filter.direction) continue;
         // SQLite matched the lower-cased text; this is the exact rule (the same as before the index moved to disk).
         if (needle && !matches(pick, needle)) continue;
-        if (rows.length === limit) return { rows, next: encodeCursor(last!) };
+        if (rows.length === limit) return { page: { rows, next: encodeCursor(last!) }, last };
         rows.push(row);
         last = pick;
       }

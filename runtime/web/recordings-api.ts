@@ -53,10 +53,15 @@ async function list(ctx: WebContext, req: IncomingMessage, res: ServerResponse):
   const limit = q.has('limit') ? Number(q.get('limit')) : 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`limit must be 1…${MAX_LIMIT}`);
   const filter = parseFilter(q, ctx.policy);
-  await ctx.indexReady;
+  const cursor = q.get('cursor') ?? undefined;
   let page;
   try {
-    page = ctx.index.query(signed.viewer, filter, limit, q.get('cursor') ?? undefined);
+    // While a big spool's index is rebuilt (newest days first), pages it already holds completely are answered.
+    page = ctx.index.queryIfComplete(signed.viewer, filter, limit, cursor);
+    if (!page) {
+      await ctx.indexReady;
+      page = ctx.index.query(signed.viewer, filter, limit, cursor);
+    }
   } catch (err) {
     if (err instanceof RangeError) throw new BadRequest('invalid cursor');
     throw err;
@@ -81,9 +86,12 @@ async function audio(ctx: WebContext, req: IncomingMessage, res: ServerResponse,
   if (!signed) return;
   const ip = clientIp(req);
   const action = download ? 'download' : 'play';
-  await ctx.indexReady;
   const id = isRecordingId(rawId) ? rawId : undefined;
-  const recording = id ? ctx.index.get(id) : undefined;
+  let recording = id ? ctx.index.get(id) : undefined;
+  if (id && !recording) {
+    await ctx.indexReady; // the index may still be reading older day folders
+    recording = ctx.index.get(id);
+  }
   if (!recording || !canView(signed.viewer, recording)) {
     await ctx.audit.append({ user: signed.viewer.userId, action, recording: rawId.slice(0, 200), ip, result: recording ? 'denied' : 'not-found' });
     return sendError(res, 404, 'not-found', 'No such recording.');

@@ -171,6 +171,32 @@ test('a first build stopped half-way (service stopped) goes on at the next start
   next.close();
 });
 
+test('while an index is rebuilt, pages it already holds completely are answered at once, and equal the finished ones', async () => {
+  removeIndex();
+  const index = new JournalIndex(spool, silentLogger);
+  const firstPage = reference.slice(0, 5);
+  let answeredEarly = 0;
+  let refused = 0;
+  let done = false;
+  const running = index.scan().then(() => (done = true));
+  while (!done) {
+    const page = index.queryIfComplete(anna, {}, 5);
+    if (page) {
+      assert.equal(page.rows.map((r) => r.id), firstPage, 'an early answer is the right one');
+      answeredEarly++;
+    }
+    const whole = index.queryIfComplete(anna, {}, 200);
+    if (whole) assert.equal(whole.rows.map((r) => r.id), reference, 'the whole list only once it is all there');
+    else refused++;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await running;
+  assert.ok(answeredEarly > 0, 'the first page came before the build ended');
+  assert.ok(refused > 0, 'the whole list waited for the build');
+  assert.equal(index.queryIfComplete(anna, {}, 200)?.rows.map((r) => r.id), reference);
+  index.close();
+});
+
 test('a state folder that cannot be written: the index lives in memory and still answers', async () => {
   const other = join(root, 'readonly-spool');
   writeRecording(other, {
