@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Command>> = {
   audit: async () => (await import('../runtime/audit-command.ts')).auditCommand,
   hold: async () => (await import('../runtime/hold-command.ts')).holdCommand,
   verify: async () => (await import('../runtime/verify-command.ts')).verifyCommand,
+  subject: async () => (await import('../runtime/subject-command.ts')).subjectCommand,
 };
 
 function help(): string {

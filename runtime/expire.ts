@@ -45,7 +45,10 @@ export interface DeletionRecord {
   /** SHA-256 of the journal file's bytes, so the journal hash chain stays checkable across deletions. */
   journalSha256: string | null;
   deletedAt: string;
-  reason: 'retention' | 'retention-no-journal';
+  reason: 'retention' | 'retention-no-journal' | 'subject-request';
+  /** For an erasure on request: the reason given and who ran it (`mitschnitt subject --erase`). */
+  note?: string;
+  by?: string;
   /** Path of the audio file relative to the spool. */
   audio: string | null;
   start: string | null;
@@ -264,7 +267,7 @@ function deliveredMarker(id: string, ctx: SweepContext): string[] {
 }
 
 /** The append-only deletion log; each batch of records is fsynced before the caller deletes anything. */
-class DeletionLog {
+export class DeletionLog {
   private constructor(private readonly handle: import('node:fs/promises').FileHandle) {}
 
   static async open(spool: string): Promise<DeletionLog> {

@@ -46,6 +46,8 @@ export interface Call {
   seconds?: number;
   previousPart?: string;
   uniqueid?: string;
+  /** Caller-id names as Asterisk reported them (external parties keep theirs in the journal). */
+  names?: Record<string, string>;
 }
 
 export interface Spool {
@@ -83,7 +85,7 @@ export async function makeSpool(prefix = 'mitschnitt-compliance-', rules?: Polic
         uniqueid,
         linkedid: uniqueid,
         vars: { MITSCHNITT_CALLER: call.caller, MITSCHNITT_CALLEE: call.callee, MITSCHNITT_DECISION: 'auto', MITSCHNITT_RULE: rule },
-        participants: [{ number: call.caller }, { number: call.callee }, ...(call.others ?? []).map((number) => ({ number }))],
+        participants: [call.caller, call.callee, ...(call.others ?? [])].map((number) => (call.names?.[number] ? { number, name: call.names[number]! } : { number })),
         ...(call.previousPart ? { previousPart: call.previousPart } : {}),
       });
       if (!journal) throw new Error(`the finisher did not journal ${audio}`);
