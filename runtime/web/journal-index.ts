@@ -57,6 +57,8 @@ const READ_SLICE = 500;
  */
 const SETTLE_MS = 2_000;
 const NEWEST = { start: Number.MAX_SAFE_INTEGER, id: '' };
+/** Up to this many matches of a number part are fetched and filtered directly; more are found by walking the lists. */
+const RARE_MATCHES = 2_000;
 /**
  * A recording's day folder is named when the call is set up, its start is when MixMonitor began: a call set up just
  * before midnight starts in the next day but sits in the older folder. Also covers a daylight-saving hour.
@@ -107,6 +109,7 @@ export class JournalIndex {
    * folder first). Lets the first pages be answered before a rebuild of a big spool is done.
    */
   private completeFrom = Number.POSITIVE_INFINITY;
+  private advanced: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
     readonly spool: string,
@@ -165,9 +168,10 @@ export class JournalIndex {
   scan(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
     if (this.closed) return Promise.resolve({ added: 0, removed: 0, daysListed: 0 });
     this.scanning ??= this.walk(announce)
-      .then((result) => {
-        if (!this.closed) this.building = false;
-        return result;
+      .finally(() => {
+        // Also after a failed or stopped first walk: waiting requests then get what the index holds.
+        this.building = false;
+        this.advance();
       })
       .finally(() => (this.scanning = undefined));
     return this.scanning;
@@ -183,7 +187,10 @@ export class JournalIndex {
       vanished.delete(day);
       if (!(await this.syncDay(day, result, announce))) return result;
       const [y, m, d] = day.split('/').map(Number);
-      if (this.building) this.completeFrom = new Date(y, m - 1, d).getTime() + FOLDER_MARGIN_MS;
+      if (this.building) {
+        this.completeFrom = new Date(y, m - 1, d).getTime() + FOLDER_MARGIN_MS;
+        this.advance();
+      }
     }
     // Day folders retention removed as a whole.
     for (const day of vanished) result.removed += this.store.dropDay(day);
@@ -300,6 +307,22 @@ export class JournalIndex {
     return complete ? page : undefined;
   }
 
+  /** Resolves when the first scan has walked one more day folder (or ended): time to try `queryIfComplete` again. */
+  whenAdvanced(): Promise<void> {
+    if (!this.building) return Promise.resolve();
+    if (!this.advanced) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.advanced = { promise, resolve };
+    }
+    return this.advanced.promise;
+  }
+
+  private advance(): void {
+    this.advanced?.resolve();
+    this.advanced = undefined;
+  }
+
   private page(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): { page: JournalPage; last?: RecordingSummary } {
     const after = decodeCursor(cursor) ?? NEWEST;
     const keys = filter.participant
@@ -313,7 +336,9 @@ export class JournalIndex {
       rule: filter.rule ?? null,
       needle: needle ?? null,
     };
-    const lists = [...new Set(keys)].map((key, slot) => this.store.list(slot, key, after, sqlFilter, this.spool));
+    // A rare part of a number (one customer's calls): its few matches straight from the trigram index.
+    const rare = needle && needle.length >= 3 ? this.store.rare(needle, RARE_MATCHES, after, sqlFilter, this.spool) : undefined;
+    const lists = rare ? [rare.values()] : [...new Set(keys)].map((key, slot) => this.store.list(slot, key, after, sqlFilter, this.spool));
     try {
       const heads = lists.map((list) => list.next().value as RecordingSummary | undefined);
       const rows: JournalRow[] = [];
@@ -325,6 +350,7 @@ export class JournalIndex {
         // The same recording sits in several lists (caller and callee both viewable): advance all of them past it.
         for (let k = 0; k < lists.length; k++) if (heads[k]?.id === pick.id) heads[k] = lists[k].next().value as RecordingSummary | undefined;
         if (!canView(viewer, pick)) continue;
+        if (rare && filter.participant && !takesPart(pick, filter.participant)) continue;
         const row = toRow(viewer, pick);
         if (filter.direction && row.direction !== filter.direction) continue;
         // SQLite matched the lower-cased text; this is the exact rule (the same as before the index moved to disk).
@@ -337,6 +363,10 @@ export class JournalIndex {
       for (const list of lists) list.return?.();
     }
   }
+}
+
+function takesPart(s: RecordingSummary, p: NonNullable<JournalFilter['participant']>): boolean {
+  return s.partyUsers.some((u) => p.users.includes(u)) || s.partyNumbers.some((n) => p.numbers.includes(n));
 }
 
 function matches(s: RecordingSummary, needle: string): boolean {

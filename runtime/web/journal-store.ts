@@ -13,7 +13,7 @@ import type { PartySummary, RecordingSummary } from './recording-summary.ts';
  * better-sqlite3, not `node:sqlite`: Node 20 (Debian 12's PBX) has no `node:sqlite`; better-sqlite3 must stay on
  * 12.x there (13 needs Node 22 and crashes on 20).
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export function indexPath(spool: string): string {
   return join(spool, '.mitschnitt', 'web-index.sqlite');
@@ -59,17 +59,20 @@ export interface DayState {
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE recordings (
-    id TEXT PRIMARY KEY,
+    rid INTEGER PRIMARY KEY,     -- the row of this recording in \`search\`
+    id TEXT NOT NULL UNIQUE,
     day TEXT NOT NULL,           -- the day folder 'YYYY/MM/DD' relative to the spool
     start INTEGER NOT NULL,      -- epoch ms
     decision TEXT NOT NULL,
     rule TEXT,
     search TEXT NOT NULL,        -- lower-cased numbers and names of caller and callee, for the number filter
     data TEXT NOT NULL           -- the rest of the summary as JSON
-  ) WITHOUT ROWID;
+  );
   CREATE INDEX recordings_day ON recordings (day);
   -- One entry per recording and party key ('u:<user id>', 'n:<number>'): a page is a merge of the viewer's keys.
   CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
+  -- Trigrams of \`search\`: finds the few recordings with a rare part of a number or name without walking every list.
+  CREATE VIRTUAL TABLE search USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
   CREATE TABLE days (day TEXT PRIMARY KEY, mtime_ns TEXT NOT NULL, listed_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
@@ -85,7 +88,10 @@ type Statement = Database.Statement<unknown[], unknown>;
 export class JournalStore {
   readonly file: string;
   private readonly db: Database.Database;
-  private readonly stmt: Record<'insert' | 'insertKey' | 'get' | 'delete' | 'deleteKeys' | 'count' | 'dayIds' | 'dayState' | 'setDay' | 'allDays' | 'deleteDay', Statement>;
+  private readonly stmt: Record<
+    'insert' | 'insertKey' | 'insertSearch' | 'get' | 'delete' | 'deleteKeys' | 'deleteSearch' | 'count' | 'dayIds' | 'dayState' | 'setDay' | 'allDays' | 'deleteDay' | 'match' | 'byRids',
+    Statement
+  >;
   /** One statement per merged list: a statement runs one iterator at a time. */
   private readonly pageStatements: Statement[] = [];
   /** True when this start found no usable index and builds it from scratch. */
@@ -132,8 +138,16 @@ export class JournalStore {
     this.stmt = {
       insert: this.db.prepare('INSERT OR IGNORE INTO recordings (id, day, start, decision, rule, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id) VALUES (?, ?, ?)'),
+      insertSearch: this.db.prepare('INSERT INTO search (rowid, text) VALUES (?, ?)'),
+      deleteSearch: this.db.prepare('DELETE FROM search WHERE rowid = ?'),
+      match: this.db.prepare('SELECT rowid FROM search WHERE search MATCH ? LIMIT ?').pluck(),
+      byRids: this.db.prepare(`
+        SELECT id, day, start, decision, rule, data FROM recordings
+        WHERE rid IN (SELECT value FROM json_each(@rids)) AND (start, id) < (@start, @id) AND start >= @from AND start < @to
+          AND (@decision IS NULL OR decision = @decision) AND (@rule IS NULL OR rule = @rule)
+        ORDER BY start DESC, id DESC`),
       get: this.db.prepare('SELECT id, day, start, decision, rule, data FROM recordings WHERE id = ?'),
-      delete: this.db.prepare('DELETE FROM recordings WHERE id = ? RETURNING start, data'),
+      delete: this.db.prepare('DELETE FROM recordings WHERE id = ? RETURNING rid, start, data'),
       deleteKeys: this.db.prepare('DELETE FROM access WHERE key = ? AND start = ? AND id = ?'),
       count: this.db.prepare('SELECT count(*) AS n FROM recordings'),
       dayIds: this.db.prepare('SELECT id FROM recordings WHERE day = ?').pluck(),
@@ -161,8 +175,10 @@ export class JournalStore {
           audioExt: s.audioExt, durationSeconds: s.durationSeconds, caller: s.caller, callee: s.callee,
           partyUsers: s.partyUsers, partyNumbers: s.partyNumbers, direction: s.direction, origin: s.origin, sizeBytes: s.sizeBytes,
         };
-        const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, searchText(s), JSON.stringify(data));
+        const search = searchText(s);
+        const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, search, JSON.stringify(data));
         if (info.changes === 0) continue;
+        this.stmt.insertSearch.run(info.lastInsertRowid, search);
         for (const key of keysOf(s)) this.stmt.insertKey.run(key, s.start, s.id);
         added.push(s);
       }
@@ -175,9 +191,10 @@ export class JournalStore {
     return this.db.transaction(() => {
       let removed = 0;
       for (const id of ids) {
-        const row = this.stmt.delete.get(id) as { start: number; data: string } | undefined;
+        const row = this.stmt.delete.get(id) as { rid: number; start: number; data: string } | undefined;
         if (!row) continue;
         removed++;
+        this.stmt.deleteSearch.run(row.rid);
         const d = JSON.parse(row.data) as StoredData;
         for (const key of [...d.partyUsers.map(userKey), ...d.partyNumbers.map(numberKey)]) this.stmt.deleteKeys.run(key, row.start, id);
       }
@@ -232,6 +249,18 @@ export class JournalStore {
     }
     const rows = this.pageStatements[slot].iterate({ key, start: after.start, id: after.id, ...f }) as IterableIterator<Row>;
     return mapIterator(rows, (row) => toSummary(row, spool));
+  }
+
+  /**
+   * The recordings whose number/name text contains `needle` (at least 3 characters), newest first after `after`,
+   * when there are at most `max` of them in the whole index; undefined when there are more (then walking the
+   * viewer's lists finds matches sooner). The viewer's rights are checked by the caller.
+   */
+  rare(needle: string, max: number, after: { start: number; id: string }, f: PageFilter, spool: string): RecordingSummary[] | undefined {
+    const rids = this.stmt.match.all(`"${needle.replace(/"/g, '""')}"`, max + 1) as number[];
+    if (rids.length > max) return undefined;
+    const rows = this.stmt.byRids.all({ rids: JSON.stringify(rids), start: after.start, id: after.id, from: f.from, to: f.to, decision: f.decision, rule: f.rule }) as Row[];
+    return rows.map((row) => toSummary(row, spool));
   }
 
   /** SQLite's own check of the file (used by tests and after a suspicious error). */

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Policy } from '../../generator/policy.ts';
 import type { Route } from '../http-server.ts';
 import { canView } from './access.ts';
+import { complianceMarksFor } from './compliance-marks.ts';
 import { BadRequest, clientIp, queryOf, sendError, sendJson } from './http-util.ts';
 import { toRow, type JournalFilter } from './journal-index.ts';
 import { parseRange } from './range.ts';
@@ -57,16 +58,22 @@ async function list(ctx: WebContext, req: IncomingMessage, res: ServerResponse):
   let page;
   try {
     // While a big spool's index is rebuilt (newest days first), pages it already holds completely are answered.
-    page = ctx.index.queryIfComplete(signed.viewer, filter, limit, cursor);
-    if (!page) {
-      await ctx.indexReady;
-      page = ctx.index.query(signed.viewer, filter, limit, cursor);
+    for (;;) {
+      page = ctx.index.queryIfComplete(signed.viewer, filter, limit, cursor);
+      if (page) break;
+      if (res.destroyed) return; // the browser gave up waiting
+      await ctx.index.whenAdvanced();
     }
   } catch (err) {
     if (err instanceof RangeError) throw new BadRequest('invalid cursor');
     throw err;
   }
-  const rows = page.rows.map((r) => ({ ...r, ruleName: r.rule && Object.hasOwn(ctx.policy.rules, r.rule) ? ctx.policy.rules[r.rule].name : null }));
+  const marks = complianceMarksFor(ctx.policy);
+  await marks.refresh();
+  const rows = page.rows.map((r) => {
+    const summary = ctx.index.get(r.id);
+    return { ...r, ruleName: r.rule && Object.hasOwn(ctx.policy.rules, r.rule) ? ctx.policy.rules[r.rule].name : null, ...(summary ? marks.of(summary) : {}) };
+  });
   sendJson(res, 200, { rows, next: page.next ?? null });
 }
 
