@@ -11,6 +11,11 @@ export interface CallQuestion {
   origin?: string;
   /** The channel variable MDC_MON_MODE as it is on the channel (undefined = not set). */
   mode?: string;
+  /**
+   * MITSCHNITT_DECISION as the channel already carries it, inherited from the channel that created it (Dial,
+   * Queue, Local) or left by an earlier pass of the routine; undefined = not set.
+   */
+  inherited?: string;
 }
 
 export interface CallDecision {
@@ -37,6 +42,10 @@ export function sanitizeNumber(raw: string): string {
 
 /**
  * THE reference semantics of the dialplan routine `mitschnitt-check` (the dialplan must decide the same):
+ * 0. A deny is call-wide and final: MDC_MON_MODE exactly `deny`, or an inherited MITSCHNITT_DECISION `deny`,
+ *    decides `deny` before anything else (a recording running on the channel is stopped). An inherited `auto`
+ *    or `force` means the call already records upstream: that decision stands and nothing new starts.
+ *    An inherited `manual` (or `none`) counts for nothing: this channel's own numbers decide afresh.
  * 1. MDC_MON_MODE exactly `force` / `deny` / `manual` decides alone (case-sensitive; rules are skipped);
  *    unset, empty or `auto` lets the rules decide; any other value does too, with a warning.
  * 2. Origin: ARG3 if it is exactly `internal` or `external`; otherwise `internal` exactly when both sanitized
@@ -66,6 +75,16 @@ export function decide(policy: Policy, question: CallQuestion): CallDecision {
   }
 
   const mode = question.mode;
+  // The dialplan compares the letters-only form of its own variable (FILTER(a-z,…)).
+  const inherited = (question.inherited ?? '').replace(/[^a-z]/g, '');
+  if (mode !== 'deny' && inherited === 'deny') {
+    reason.push('MITSCHNITT_DECISION deny was inherited: a deny decided upstream holds for the whole call');
+    return result('deny', null, null);
+  }
+  if (mode !== 'deny' && (inherited === 'auto' || inherited === 'force')) {
+    reason.push(`MITSCHNITT_DECISION ${inherited} was inherited: the call already records upstream, nothing new starts here`);
+    return result(inherited, null, null);
+  }
   if (mode === 'force' || mode === 'deny' || mode === 'manual') {
     reason.push(`MDC_MON_MODE is '${mode}': the channel's mode decides, rules are not consulted`);
     return result(mode, null, null);

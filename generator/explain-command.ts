@@ -11,13 +11,14 @@ import type { RuleSet } from './rule-set.ts';
 export const explainCommand: Command = {
   summary: 'Say whether a call from one number to another is recorded, by which rule, and why.',
   usage:
-    'mitschnitt explain --from N --to N [--origin internal|external] [--mode force|deny|manual|auto|VALUE] [--host NAME] [--rules DIR | --policy FILE] [--json]',
+    'mitschnitt explain --from N --to N [--origin internal|external] [--mode force|deny|manual|auto|VALUE] [--inherited deny|auto|force|manual|none] [--host NAME] [--rules DIR | --policy FILE] [--json]',
   async run(argv) {
     const { values } = parseFlags(argv, {
       from: { type: 'string' },
       to: { type: 'string' },
       origin: { type: 'string' },
       mode: { type: 'string' },
+      inherited: { type: 'string' },
       host: { type: 'string' },
       rules: { type: 'string' },
       policy: { type: 'string' },
@@ -31,7 +32,14 @@ export const explainCommand: Command = {
 
     const { policy, allActive } = values.policy !== undefined ? { policy: readPolicy(values.policy, values.host), allActive: undefined } : policiesFromRules(values.rules, values.host, [values.from, values.to]);
     // --mode passes any value through, as the channel variable could hold anything: unknown ones are explained as such.
-    const question = { from: values.from, to: values.to, ...(values.origin ? { origin: values.origin } : {}), ...(values.mode !== undefined ? { mode: values.mode } : {}) };
+    // --inherited: the MITSCHNITT_DECISION a channel created by the call (Dial, Queue, Local) carries from upstream.
+    const question = {
+      from: values.from,
+      to: values.to,
+      ...(values.origin ? { origin: values.origin } : {}),
+      ...(values.mode !== undefined ? { mode: values.mode } : {}),
+      ...(values.inherited !== undefined ? { inherited: values.inherited } : {}),
+    };
     const { decision, lines } = explain(policy, question, allActive);
     console.log(values.json ? JSON.stringify(decision, null, 2) : lines.join('\n'));
     return EXIT.ok;

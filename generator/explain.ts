@@ -27,6 +27,16 @@ export function explain(policy: Policy, question: CallQuestion, allActive?: Poli
   const callee = party(policy, d.to);
   const lines = [`${HEADLINE[d.decision]}: ${caller} calls ${callee}.`];
 
+  const upstream = (question.inherited ?? '').replace(/[^a-z]/g, '');
+  if (question.mode !== 'deny' && (upstream === 'deny' || upstream === 'auto' || upstream === 'force')) {
+    lines.push(
+      upstream === 'deny'
+        ? 'The channel inherited MITSCHNITT_DECISION=deny: the call was denied upstream (an IVR, MDC_MON_MODE=deny), and a deny holds for every channel of the call; no recording, no manual recording.'
+        : `The channel inherited MITSCHNITT_DECISION=${upstream}: the call already records on the channel that created this one, so nothing new starts here.`,
+    );
+    lines.push(originSentence(policy, d, question.origin));
+    return { decision: d, lines };
+  }
   switch (d.decision) {
     case 'force':
       lines.push('MDC_MON_MODE=force on the channel records the call whatever the rules say.');

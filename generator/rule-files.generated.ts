@@ -14,6 +14,10 @@ spool?: string
  */
 format?: ("wav" | "wav49")
 /**
+ * What happens to the part recorded before a caller objects (MDC_MON_MODE=deny while a recording runs): 'discard' deletes that audio and keeps a journal saying the caller objected (data minimisation: the caller withdrew consent); 'keep' keeps it with that note, for companies that must prove the moment of objection.
+ */
+objection?: ("discard" | "keep")
+/**
  * Days a recording is kept before `mitschnitt expire` deletes it. A rule may set its own.
  */
 retentionDays?: number

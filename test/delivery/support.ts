@@ -51,6 +51,7 @@ export function testPolicy(o: TestPolicyOptions): Policy {
       spool: o.spool,
       format: 'wav',
       retentionDays: o.retentionDays ?? 90,
+      objection: 'discard',
       deliverySchedule: '0 20 * * *',
       retentionSchedule: '30 3 * * *',
       secretsDir: o.secretsDir ?? join(o.spool, '..', 'secrets'),

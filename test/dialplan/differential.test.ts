@@ -7,7 +7,8 @@ import { dialplanText } from '../../generator/render-dialplan.ts';
 import type { Policy } from '../../generator/policy.ts';
 import type { RuleSet } from '../../generator/rule-set.ts';
 import { Pbx } from './interpreter/pbx.ts';
-import { bundledRuleSet, callCheck, expected, MODES, observe, ORIGINS, randomRuleSet } from './support.ts';
+import { bundledRuleSet, callCheck, expected, MODES, objection, observe, ORIGINS, randomRuleSet } from './support.ts';
+import { Channel } from './interpreter/pbx.ts';
 import { prng } from '../support/prng.ts';
 
 /**
@@ -85,6 +86,45 @@ test('200 random rule sets: every caller × callee × origin (MDC_MON_MODE drawn
   let calls = 0;
   for (let seed = 1; seed <= 200; seed++) calls += everyCall(randomRuleSet(seed), `seed ${seed}`, prng(seed * 7919));
   assert.ok(calls > 80_000, `${calls} calls`);
+});
+
+test('a deny is call-wide: on 200 random sets every child of a denied call (plain or __ MDC_MON_MODE, any child MDC_MON_MODE) is deny and records nothing, and a later deny stops a running recording', () => {
+  let children = 0;
+  let objections = 0;
+  for (let seed = 1; seed <= 200; seed++) {
+    const ruleSet = randomRuleSet(seed);
+    const policy = resolvePolicy(ruleSet, ruleSet.hosts[0]!.name);
+    const pbx = new Pbx(dialplanText(policy), { now: () => 1764100000 });
+    const numbers = [...Object.keys(policy.numbers), '0301234567'];
+    for (const from of numbers) {
+      for (const to of numbers) {
+        for (const pmode of ['MDC_MON_MODE', '__MDC_MON_MODE']) {
+          const parent = new Channel('PJSIP/trunk-00000001');
+          parent.setVar(pmode, 'deny');
+          assert.is(pbx.callRoutine(parent, 'mitschnitt-check', 's', 1, [from, to]).retval, 'deny');
+          for (const childMode of [undefined, 'force', 'manual', 'auto']) {
+            const child = parent.spawnChild('PJSIP/agent-00000002');
+            const seen = callCheck(pbx, [to, from], childMode, child);
+            assert.is(seen.result.retval, 'deny', `seed ${seed}: ${from} → ${to} (${pmode}), child with ${childMode}`);
+            assert.is(child.mixMonitors().length, 0);
+            assert.is(child.getVar('MITSCHNITT_MANUAL'), '0');
+            assert.ok(seen.result.priorities <= 10);
+            assert.is(decide(policy, { from: to, to: from, inherited: 'deny', ...(childMode ? { mode: childMode } : {}) }).decision, 'deny');
+            children++;
+          }
+        }
+        const first = callCheck(pbx, [from, to]);
+        if (first.result.retval === 'auto') {
+          const later = objection(pbx, [from, to], first.chan);
+          assert.is(later.result.retval, 'deny', `seed ${seed}: objection ${from} → ${to}`);
+          assert.equal(later.chan.runningMixMonitors(), [], `seed ${seed}: objection ${from} → ${to}`);
+          assert.ok(later.result.priorities <= 10);
+          objections++;
+        }
+      }
+    }
+  }
+  assert.ok(children > 10_000 && objections > 100, `${children} children, ${objections} objections`);
 });
 
 test('the random sets cover every decision, with and without MDC_MON_MODE', () => {

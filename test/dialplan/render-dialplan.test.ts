@@ -77,9 +77,11 @@ const BUNDLED_COSTS = {
   manual: 8,
   none: 8,
   force: 7,
-  deny: 6,
+  deny: 7,
   'manual by MDC_MON_MODE': 6,
   'second call on a recording channel': 2,
+  'deny inherited from upstream (child channel)': 7,
+  'deny on a recording channel (objection, recording stopped)': 7,
 };
 
 test('priority budget: at most 10 priorities on every path for the bundled rules', () => {

@@ -179,5 +179,20 @@ export function pathCosts(pbx: Pbx, from: { auto: string; manual: string; none: 
     deny: cost([from.auto, external], 'deny'),
     'manual by MDC_MON_MODE': cost([from.none, external], 'manual'),
     'second call on a recording channel': callCheck(pbx, [from.auto, external], undefined, recording.chan).result.priorities,
+    'deny inherited from upstream (child channel)': callCheck(pbx, [external, from.auto], undefined, deniedChild(pbx, [from.auto, external])).result.priorities,
+    'deny on a recording channel (objection, recording stopped)': objection(pbx, [from.auto, external]).result.priorities,
   };
+}
+
+/** A channel created by a call that was denied upstream (it inherits MITSCHNITT_DECISION=deny, not MDC_MON_MODE). */
+export function deniedChild(pbx: Pbx, args: string[], modeOnParent = 'deny'): Channel {
+  const parent = callCheck(pbx, args, modeOnParent).chan;
+  return parent.spawnChild('PJSIP/agent-00000002');
+}
+
+/** A recording channel on which the routine runs again after `Set(__MDC_MON_MODE=deny)`: the caller objected. */
+export function objection(pbx: Pbx, args: string[], chan?: Channel): Observation {
+  const recording = chan ?? callCheck(pbx, args).chan;
+  recording.setVar('__MDC_MON_MODE', 'deny');
+  return { result: pbx.callRoutine(recording, 'mitschnitt-check', 's', 1, args), chan: recording };
 }

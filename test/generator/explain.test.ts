@@ -161,4 +161,14 @@ test('the installed entry point bin/mitschnitt.js runs explain', () => {
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
+test('explain --inherited deny: a channel created by a denied call is not recorded, whatever the rules and its own MDC_MON_MODE say', async () => {
+  const r = await cli('--from', '0301234567', '--to', '201', '--inherited', 'deny', '--mode', 'force', '--json');
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).decision, 'deny');
+  const words = await cli('--from', '0301234567', '--to', '201', '--inherited', 'deny');
+  assert.match(words.stdout, /inherited MITSCHNITT_DECISION=deny/);
+  const fresh = await cli('--from', '0301234567', '--to', '201', '--inherited', 'manual', '--json');
+  assert.is(JSON.parse(fresh.stdout).decision, 'auto', 'an inherited manual counts for nothing');
+});
+
 test.run();

@@ -25,6 +25,7 @@ export function samplePolicy(o: SampleOptions = {}): Policy {
     spool: o.spool ?? '/var/spool/asterisk/mitschnitt',
     format: 'wav',
     retentionDays: 90,
+    objection: 'discard',
     deliverySchedule: o.deliverySchedule ?? '0 20 * * *',
     retentionSchedule: o.retentionSchedule ?? '30 3 * * *',
     secretsDir: o.secretsDir ?? '/etc/mitschnitt/secrets',

@@ -52,6 +52,7 @@ export function testPolicy(spool: string, secretsDir: string, tls = false): Poli
       spool,
       format: 'wav',
       retentionDays: 90,
+      objection: 'discard',
       deliverySchedule: '0 20 * * *',
       retentionSchedule: '30 3 * * *',
       secretsDir,

@@ -130,6 +130,43 @@ export const APPLICATIONS: Record<string, Application> = {
   },
 
   /**
+   * app_exec.c execif_exec, preferred syntax `expr?app(args)[:app(args)]`: split RAW at the first '?' then ':',
+   * an application's data runs from its first '(' to its last ')'; an unknown application returns -1.
+   */
+  execif(pbx, chan, data) {
+    const firstComma = data.indexOf(',');
+    const firstQuestion = data.indexOf('?');
+    if (firstQuestion < 0 || (firstComma >= 0 && firstComma < firstQuestion)) throw new InterpreterError('ExecIf: the deprecated comma syntax is not modelled');
+    const [expr = '', remainder] = separateArgs(data, '?', false, 2);
+    if (!remainder) throw new Hangup('Usage: ExecIf(<expr>?<appiftrue>(<args>)[:<appiffalse>(<args)])');
+    const [t, f] = separateArgs(remainder, ':', false, 2);
+    const split = (call: string | undefined): [string, string] | undefined => {
+      if (call === undefined) return undefined;
+      const open = call.indexOf('(');
+      if (open < 0) return [call, ''];
+      const close = call.lastIndexOf(')');
+      return [call.slice(0, open), close > open ? call.slice(open + 1, close) : call.slice(open + 1)];
+    };
+    const run = (call: [string, string] | undefined) => {
+      const app = call && call[0] !== '' ? APPLICATIONS[call[0].toLowerCase()] : undefined;
+      if (!app) throw new Hangup(`Could not find application! (${call?.[0]})`);
+      app(pbx, chan, call![1]);
+    };
+    if (checkCondition(expr)) run(split(t));
+    else if (f) run(split(f));
+  },
+
+  /**
+   * app_mixmonitor.c stop_mixmonitor_exec: stops the MixMonitor with that id (or, without one, the channel's
+   * first); never fails, also when nothing records.
+   */
+  stopmixmonitor(_pbx, chan, data) {
+    const running = chan.runningMixMonitors();
+    const target = data === '' ? running[0] : running.find((m) => m.id === data);
+    if (target?.id) chan.effects.push({ kind: 'StopMixMonitor', id: target.id });
+  },
+
+  /**
    * app_mixmonitor.c mixmonitor_exec: MixMonitor(file,options,command). Sets MIXMONITOR_FILENAME and, with
    * i(var), var to the new MixMonitor's id (launch_monitor_thread). The recording itself is an effect here.
    */

@@ -20,6 +20,7 @@ export interface Frame {
 export type Effect =
   | { kind: 'MixMonitor'; file: string; options: string; beep?: number; id?: string }
   | { kind: 'Log'; level: string; message: string }
+  | { kind: 'StopMixMonitor'; id: string }
   | { kind: 'LookupFailed'; what: string };
 
 /** Strips at most two leading underscores: the name Asterisk compares variables by (ast_var_name). */
@@ -74,6 +75,11 @@ export class Channel {
       else if (v.name.startsWith('_')) child.vars.push({ name: v.name.slice(1), value: v.value, key: v.key });
     }
     return child;
+  }
+
+  /** MixMonitors started on the channel and not stopped since. */
+  runningMixMonitors(): Extract<Effect, { kind: 'MixMonitor' }>[] {
+    return this.mixMonitors().filter((m) => !this.effects.some((e) => e.kind === 'StopMixMonitor' && e.id === m.id));
   }
 
   mixMonitors(): Extract<Effect, { kind: 'MixMonitor' }>[] {
