@@ -178,7 +178,7 @@ test("anna sees neither carla's call nor carla's recording, and cannot fetch its
   assert.is(direct, 403, 'without the CSRF token the page script itself is refused');
 });
 
-test('filters and the language switch work; the page fits a phone screen', async ({ browser, h }) => {
+test('filters (direction, number, REC/manual) and the language switch work; the page fits a phone screen', async ({ browser, h }) => {
   const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const page = await context.newPage();
   await signIn(page, h.base, 'eva');
@@ -194,6 +194,12 @@ test('filters and the language switch work; the page fits a phone screen', async
   assert.is(await page.textContent('#filters button[type=submit]'), 'Filtern');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone screen`);
+  await page.click('#filters button[type=reset]');
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 5);
+  await page.selectOption('#f-decision', 'force');
+  await page.click('#filters button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 1);
+  assert.equal(await rowIds(page), ['1764000200.13-1764000200'], 'only the forced recording');
   await page.click('#filters button[type=reset]');
   await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 5);
   await page.screenshot({ path: join(OUT, 'web-phone-de.png'), fullPage: true });

@@ -128,6 +128,7 @@ function readFilter() {
   if ($('f-to').value) f.to = day($('f-to').value, 1);
   if ($('f-number').value.trim()) f.number = $('f-number').value.trim();
   if ($('f-direction').value) f.direction = $('f-direction').value;
+  if ($('f-decision').value) f.decision = $('f-decision').value;
   return f;
 }
 
@@ -167,6 +168,15 @@ function renderRows() {
     const start = new Date(row.start);
     const party = row.own ? partyText(row.peer) : `${partyText(row.caller)} → ${partyText(row.callee)}`;
     const rec = el('span', { class: `rec rec-${row.decision}`, title: t(row.decision), text: `● ${t('rec')}` });
+    // Compliance marks (mitschnitt hold / verify): kept beyond retention; checked unaltered, or a failed check.
+    const marks = [];
+    if (row.held) marks.push(el('span', { class: 'mark held', title: t('heldTitle'), text: `🔒 ${t('held')}` }));
+    if (row.verifiedAt) {
+      const when = new Date(row.verifiedAt).toLocaleString(locale);
+      marks.push(row.verified
+        ? el('span', { class: 'mark verified', title: `${t('verifiedTitle')} ${when}`, text: `✓ ${t('verified')}` })
+        : el('span', { class: 'mark verify-failed', title: `${t('verifyFailedTitle')} ${when}`, text: `⚠ ${t('verifyFailed')}` }));
+    }
     const playButton = el('button', {
       type: 'button',
       class: 'icon',
@@ -190,7 +200,7 @@ function renderRows() {
         el('td', { 'data-label': t('party'), class: 'party', text: party }),
         el('td', { 'data-label': t('direction'), text: `${row.direction === 'inbound' ? '↙' : '↗'} ${t(row.direction)}` }),
         el('td', { 'data-label': t('duration'), class: 'num', text: duration(row.durationSeconds) }),
-        el('td', { 'data-label': t('recording') }, rec),
+        el('td', { 'data-label': t('recording') }, rec, ...marks),
         el('td', { 'data-label': t('rule'), text: row.ruleName ?? row.rule ?? `(${t(row.decision)})` }),
         el('td', { class: 'actions' }, el('div', { class: 'action-buttons' }, playButton, download)),
       ),
