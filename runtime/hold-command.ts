@@ -4,7 +4,7 @@ import type { Policy } from '../generator/policy.ts';
 import { parseDateArg, parseRangeArgs } from './date-arg.ts';
 import { appendCliAudit, operator } from './cli-audit.ts';
 import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
-import { changeHolds, HOLD_ID, holdCovers, isActive, nextHoldId, readHolds, type Hold, type HoldScope } from './legal-hold.ts';
+import { changeHolds, HOLD_ID, holdCovers, isActive, nextHoldId, readHolds, subjectOfJournal, type Hold, type HoldScope } from './legal-hold.ts';
 import { dayFolders, JOURNAL_NAME, normalizeNumber, readJournal, RECORDING_ID } from './spool-catalog.ts';
 import { readdir } from 'node:fs/promises';
 
@@ -62,7 +62,8 @@ async function coveredCounts(spool: string, holds: Hold[], policy: Policy): Prom
       if (!JOURNAL_NAME.test(name)) continue;
       const read = await readJournal(join(day.path, name));
       if (!read.ok) continue;
-      for (const h of holds) if (holdCovers(h, read.journal, policy)) counts.set(h.id, counts.get(h.id)! + 1);
+      const subject = subjectOfJournal(read.journal);
+      for (const h of holds) if (holdCovers(h, subject, policy)) counts.set(h.id, counts.get(h.id)! + 1);
     }
   }
   return counts;

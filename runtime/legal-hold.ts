@@ -107,18 +107,40 @@ function userNumber(policy: Policy | undefined, user: string): string | undefine
   return policy && Object.hasOwn(policy.users, user) ? policy.users[user]!.ext : undefined;
 }
 
-/** Whether a hold covers a journaled recording. */
-export function holdCovers(hold: Hold, journal: Partial<Journal> & { id: string }, policy?: Policy): boolean {
-  const s = hold.scope;
-  if (s.recording !== undefined && s.recording !== journal.id) return false;
-  const start = typeof journal.start === 'string' ? Date.parse(journal.start) : NaN;
-  if (s.from !== undefined && !(start >= Date.parse(s.from))) return false;
-  if (s.to !== undefined && !(start < Date.parse(s.to))) return false;
+/**
+ * What a hold is matched against: the same for a journal (expire, subject) and for the web index's summary of
+ * it (the hold mark), so the page never shows a mark that expire does not honour, or the other way round.
+ */
+export interface HoldSubject {
+  id: string;
+  /** Epoch ms; NaN when unknown. */
+  start: number;
+  /** Numbers of every party (caller, callee, participants), as written. */
+  numbers: string[];
+  /** User ids of the parties that have one. */
+  users: string[];
+}
+
+export function subjectOfJournal(journal: Partial<Journal> & { id: string }): HoldSubject {
   const parties = partiesOf(journal);
-  if (s.number !== undefined && !parties.some((p) => normalizeNumber(p.number) === s.number)) return false;
+  return {
+    id: journal.id,
+    start: typeof journal.start === 'string' ? Date.parse(journal.start) : NaN,
+    numbers: parties.map((p) => p.number),
+    users: parties.flatMap((p) => (typeof p.userId === 'string' ? [p.userId] : [])),
+  };
+}
+
+/** Whether a hold covers a recording. A user hold matches their user id or their extension (keeping more is the safe side). */
+export function holdCovers(hold: Hold, subject: HoldSubject, policy?: Policy): boolean {
+  const s = hold.scope;
+  if (s.recording !== undefined && s.recording !== subject.id) return false;
+  if (s.from !== undefined && !(subject.start >= Date.parse(s.from))) return false;
+  if (s.to !== undefined && !(subject.start < Date.parse(s.to))) return false;
+  if (s.number !== undefined && !subject.numbers.some((n) => normalizeNumber(n) === s.number)) return false;
   if (s.user !== undefined) {
     const ext = userNumber(policy, s.user);
-    if (!parties.some((p) => p.userId === s.user || (ext !== undefined && !p.userId && p.number === ext))) return false;
+    if (!subject.users.includes(s.user) && !(ext !== undefined && subject.numbers.includes(ext))) return false;
   }
   return true;
 }
@@ -145,7 +167,11 @@ export class HoldSet {
 
   /** Ids of the active holds covering this recording (empty: not held). */
   covering(journal: Partial<Journal> & { id: string }): string[] {
-    return this.holds.filter((h) => holdCovers(h, journal, this.policy)).map((h) => h.id);
+    return this.coveringSubject(subjectOfJournal(journal));
+  }
+
+  coveringSubject(subject: HoldSubject): string[] {
+    return this.holds.filter((h) => holdCovers(h, subject, this.policy)).map((h) => h.id);
   }
 
   coveringOrphan(id: string, fileTime: number): string[] {

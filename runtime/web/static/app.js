@@ -170,7 +170,7 @@ function renderRows() {
     const rec = el('span', { class: `rec rec-${row.decision}`, title: t(row.decision), text: `● ${t('rec')}` });
     // Compliance marks (mitschnitt hold / verify): kept beyond retention; checked unaltered, or a failed check.
     const marks = [];
-    if (row.held) marks.push(el('span', { class: 'mark held', title: t('heldTitle'), text: `🔒 ${t('held')}` }));
+    if (row.held) marks.push(el('span', { class: 'mark held', title: t('heldTitle'), text: `§ ${t('held')}` }));
     if (row.verifiedAt) {
       const when = new Date(row.verifiedAt).toLocaleString(locale);
       marks.push(row.verified

@@ -13,6 +13,9 @@ export const STRINGS = {
     recording_on: 'Aufnahme läuft', recording_paused: 'Aufnahme pausiert', recording_off: 'keine Aufnahme',
     noManual: 'Manuelle Aufnahme nicht erlaubt', failed: 'Das hat nicht geklappt:', loadFailed: 'Laden fehlgeschlagen.',
     signedInAs: 'Angemeldet:', via: 'an',
+    held: 'Löschsperre', heldTitle: 'Wird wegen einer rechtlichen Aufbewahrungspflicht nicht gelöscht.',
+    verified: 'geprüft', verifiedTitle: 'Vollständig und unverändert, geprüft am', verifyFailed: 'Prüfung fehlgeschlagen',
+    verifyFailedTitle: 'Bei der Prüfung verändert oder unvollständig gefunden am',
   },
   en: {
     skip: 'Skip to content', language: 'Language', logout: 'Sign out', signIn: 'Sign in', user: 'User', password: 'Password',
@@ -27,6 +30,9 @@ export const STRINGS = {
     recording_on: 'Recording', recording_paused: 'Recording paused', recording_off: 'Not recording',
     noManual: 'Manual recording not allowed', failed: 'That did not work:', loadFailed: 'Loading failed.',
     signedInAs: 'Signed in:', via: 'to',
+    held: 'Legal hold', heldTitle: 'Kept beyond its retention because of a legal hold.',
+    verified: 'verified', verifiedTitle: 'Complete and unaltered, verified on', verifyFailed: 'verification failed',
+    verifyFailedTitle: 'Found altered or incomplete by the check on',
   },
 };
 
