@@ -74,6 +74,8 @@ export interface AsteriskOptions {
   configs?: Record<string, string>;
   /** Extra manager.conf text appended after the test's own AMI user (e.g. an #include of a generated file). */
   manager?: string;
+  /** The AMI port (a free one when not given; give it when generated files must name it beforehand). */
+  amiPort?: number;
   /** Modules not to load on top of the default list (noload => …). */
   noload?: string[];
 }
@@ -117,7 +119,7 @@ export async function startAsterisk(options: AsteriskOptions): Promise<AsteriskI
   const dir = mkdtempSync('/tmp/ast-');
   const etc = join(dir, 'etc');
   for (const sub of ['etc', 'log', 'run', 'spool', 'lib', 'agi', 'keys']) mkdirSync(join(dir, sub), { recursive: true });
-  const amiPort = await freePort();
+  const amiPort = options.amiPort ?? (await freePort());
   const sipPort = await freePort();
   const iaxPort = await freePort();
   const rtpStart = await freeRtpRange(400);

@@ -66,7 +66,7 @@ done
 if ((${#missing[@]})); then
   echo "installing build dependencies: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -14,7 +14,11 @@ export const HOST = 'pbx-engine';
 
 /**
  * The admin's own dialplan around the routine, as README's "Dialplan" and "On the PBX" sections show it:
- * phones dial `[from-internal]`; `[from-trunk]` is what a carrier's calls enter with origin external.
+ * phones dial `[from-internal]`; `; A prefix 9 is an IVR branch whose callers asked not to be recorded.
+exten => _9X.,1,Set(__MDC_MON_MODE=deny)
+ same => n,Goto(from-internal,\${EXTEN:1},1)
+
+[from-trunk]` is what a carrier's calls enter with origin external.
  * `EXTERNAL` numbers (not extensions) leave through `[to-carrier]`, a Local channel that answers and echoes.
  */
 export const ADMIN_DIALPLAN = `
@@ -118,7 +122,7 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
 
   const phonePorts: Record<string, number> = {};
   for (const ext of Object.keys(policy.numbers)) if (policy.numbers[ext]!.kind === 'user') phonePorts[ext] = await freePort();
-  const endpoints = Object.entries(phonePorts).map(([ext, port]) => phoneEndpoint(ext, port)).join('\n');
+  const endpoints = `${Object.entries(phonePorts).map(([ext, port]) => phoneEndpoint(ext, port)).join('\n')}\n${CARRIER}`;
 
   const ast = await startAsterisk({
     amiPort,
@@ -159,6 +163,22 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
   };
   return pbx;
 }
+
+/** The carrier's trunk: calls that carry `X-Trunk: carrier` enter [from-trunk] with the caller's number from From. */
+const CARRIER = `[carrier]
+type = endpoint
+context = from-trunk
+disallow = all
+allow = alaw,ulaw
+direct_media = no
+rtp_symmetric = yes
+dtmf_mode = rfc4733
+
+[carrier]
+type = identify
+endpoint = carrier
+match_header = X-Trunk: carrier
+`;
 
 /** A phone of the company: identified by its user name (From), reached at a static contact, RFC 4733 DTMF, record button. */
 function phoneEndpoint(ext: string, port: number): string {

@@ -31,6 +31,8 @@ export interface CallOptions {
   to: string;
   /** Extra header on the INVITE, e.g. `X-Trunk: carrier` for the carrier endpoint. */
   header?: string;
+  /** Give up (CANCEL) this long after the first ringing instead of waiting for an answer. */
+  cancelAfterMs?: number;
   steps: Step[];
 }
 
@@ -257,7 +259,22 @@ Content-Length: [len]
 ${SDP}
 ]]></send>
   <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
+${o.cancelAfterMs === undefined ? '' : `  <recv response="180"/>
+  <pause milliseconds="${o.cancelAfterMs}"/>
+  <send><![CDATA[
+CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: ${from}
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="487" next="refused"/>
+`}  <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="486" optional="true" next="refused"/>
   <recv response="480" optional="true" next="refused"/>
