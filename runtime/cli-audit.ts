@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { UserError } from '../bin/cli-support.ts';
 import { AuditLog, auditLogPath, type AuditEntry } from './web/audit-log.ts';
 
 /**
@@ -15,6 +16,12 @@ export function operator(): string {
   }
 }
 
-export function appendCliAudit(spool: string, entry: Omit<AuditEntry, 'time' | 'user' | 'ip'> & { user?: string }): Promise<void> {
-  return new AuditLog(auditLogPath(spool)).append({ user: entry.user ?? operator(), ip: 'local', ...entry });
+/** Appends after the action was done; a log that cannot be written is an error the operator sees (exit 1), not a stack trace. */
+export async function appendCliAudit(spool: string, entry: Omit<AuditEntry, 'time' | 'user' | 'ip'> & { user?: string }): Promise<void> {
+  const path = auditLogPath(spool);
+  try {
+    await new AuditLog(path).append({ user: entry.user ?? operator(), ip: 'local', ...entry });
+  } catch (err) {
+    throw new UserError(`${entry.action} was done, but the audit log ${path} could not be written: ${(err as Error).message}`);
+  }
 }

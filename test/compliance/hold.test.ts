@@ -158,4 +158,13 @@ test('a damaged holds file stops expire before anything is deleted (exit 1, says
   assert.is((await jsonLines(join(s.ws.spool, '.mitschnitt', 'deletions.log'))).length, 0);
 });
 
+test('an audit log that cannot be written: the hold is added, the command says so and exits 1 (no stack trace)', async () => {
+  await mkdir(join(s.ws.spool, '.mitschnitt', 'audit.log'), { recursive: true }); // a folder where the file should be
+  const r = await cli(['hold', 'add', ...cfg(), '--number', '201', '--reason', 'Prüfung']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /hold-add was done, but the audit log .*audit\.log could not be written/);
+  assert.not.match(r.stderr, /\n\s+at /);
+  assert.ok(await exists(holdsPath(s.ws.spool)));
+});
+
 test.run();
