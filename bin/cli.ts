@@ -22,7 +22,7 @@ function help(): string {
   return [
     'mitschnitt — rule-driven call recording for Asterisk',
     '',
-    'Usage: mitschnitt <command> [options]   (mitschnitt <command> --help for details)',
+    'Usage: mitschnitt <command> [options]   (mitschnitt <command> --help for details; mitschnitt --version)',
     '',
     'Commands:',
     ...Object.keys(commands).map((name) => `  ${name}`),
@@ -33,6 +33,10 @@ function help(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    console.log((await import('./version.ts')).VERSION);
+    return EXIT.ok;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
     return name ? EXIT.ok : EXIT.usage;

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compile, type JSONSchema } from 'json-schema-to-typescript';
+// Type only: the compiler (a devDependency) is loaded by renderRuleFileTypes alone, so the installed program
+// (`npm ci --omit=dev`, the Debian package) runs without it.
+import type { JSONSchema } from 'json-schema-to-typescript';
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../schema', import.meta.url));
 
@@ -20,6 +22,7 @@ export function readSchema(name: string): JSONSchema {
 
 /** TypeScript types of the rule files, derived from the schemas so the two never drift. */
 export async function renderRuleFileTypes(): Promise<string> {
+  const { compile } = await import('json-schema-to-typescript');
   const parts = ['// Generated from schema/ by `npm run types`. Do not edit.\n'];
   for (const { schema, type } of RULE_FILES) {
     const json = { ...readSchema(schema), title: type };
