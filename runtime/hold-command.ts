@@ -69,9 +69,42 @@ async function coveredCounts(spool: string, holds: Hold[], policy: Policy): Prom
   return counts;
 }
 
+/**
+ * The journal of a recording id must exist (a hold on nothing protects nothing), and the other parts of its
+ * transferred call are held with it: a dispute is about the whole conversation. Parts are minutes apart, so the
+ * day folders around the recording's own day are enough to look in.
+ */
+async function recordingAndParts(spool: string, id: string): Promise<string[]> {
+  const epoch = Number(id.slice(id.lastIndexOf('-') + 1)) * 1000;
+  const folders = await dayFolders(spool, { from: epoch - 86_400_000, to: epoch + 2 * 86_400_000 });
+  const previous = new Map<string, string | undefined>();
+  for (const day of folders) {
+    for (const name of await readdir(day.path).catch(() => [] as string[])) {
+      const m = JOURNAL_NAME.exec(name);
+      if (!m) continue;
+      const read = await readJournal(join(day.path, name));
+      if (read.ok) previous.set(m[1]!, typeof read.journal.previousPart === 'string' ? read.journal.previousPart : undefined);
+    }
+  }
+  if (!previous.has(id)) throw new UserError(`no journaled recording ${id} in ${spool} (already deleted, or a typo?)`);
+  const linked = new Set([id]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [part, prev] of previous) {
+      if (prev && linked.has(part) !== linked.has(prev)) {
+        linked.add(part);
+        linked.add(prev);
+        grew = true;
+      }
+    }
+  }
+  linked.delete(id);
+  return [...linked].sort();
+}
+
 function describeScope(s: HoldScope): string {
   const parts = [
-    s.recording && `recording ${s.recording}`,
+    s.recording && `recording ${s.recording}${s.parts?.length ? ` with the other parts of its call ${s.parts.join(', ')}` : ''}`,
     s.number && `number ${s.number}`,
     s.user && `user ${s.user}`,
     (s.from || s.to) && `started ${s.from ?? '…'} – ${s.to ?? '…'}`,
@@ -90,7 +123,11 @@ async function add(argv: string[]): Promise<number> {
   if (until !== undefined && until <= Date.now()) throw new UsageError('--until lies in the past: such a hold would keep nothing');
   const policy = await loadPolicy(values.config);
   const scope: HoldScope = {};
-  if (values.recording !== undefined) scope.recording = checkedRecordingId(values.recording);
+  if (values.recording !== undefined) {
+    scope.recording = checkedRecordingId(values.recording);
+    const parts = await withSystemErrors('hold', () => recordingAndParts(policy.settings.spool, scope.recording!));
+    if (parts.length > 0) scope.parts = parts;
+  }
   if (values.number !== undefined) scope.number = checkedNumber(values.number);
   if (values.user !== undefined) scope.user = checkedUser(values.user, policy);
   if (range.from !== undefined) scope.from = new Date(range.from).toISOString();

@@ -84,6 +84,9 @@ export async function verifySpool(o: VerifyOptions): Promise<VerifyReport> {
   const byHash = new Map<string, JournalOnDisk>();
   const audioFiles = new Map<string, { dir: string; rel: string; name: string }>(); // by id
   const previous = await readVerifyState(o.spool);
+  // The head first: the journal writer renames a journal into place before it moves the head, so the head read now
+  // names a journal the walk will find, while a journal written during the walk simply names the head as before.
+  const head = await readHead(o.spool);
 
   await extraTopLevel(o.spool, findings);
   for (const day of await dayFolders(o.spool)) {
@@ -126,6 +129,8 @@ export async function verifySpool(o: VerifyOptions): Promise<VerifyReport> {
     }
     if (!inScope(j.journal)) continue;
     const audio = audioFiles.get(id);
+    // The caller objected and the audio was discarded on purpose (logged in deletions.log): nothing to hash.
+    if (j.journal.audioDiscarded === true && !audio && deleted.ids.has(id)) continue;
     if (!audio) {
       findings.push({ kind: 'missing-audio', path: j.rel.replace(/\.json$/, `.${String(j.journal.audio).split('.').pop()}`), id, detail: 'the journal exists, its audio file does not (deleted by hand?)' });
       continue;
@@ -160,7 +165,6 @@ export async function verifySpool(o: VerifyOptions): Promise<VerifyReport> {
     findings.push({ kind: 'missing-journal', path: seen.path, id, detail: 'verified before, now gone, and not in the deletion log (deleted by hand?)' });
   }
 
-  const head = await readHead(o.spool);
   chainFindings(byHash, deleted.journalHashes, head, previous, findings);
   // Verified: hashed and matching, and no finding at all names it (a broken link right before it counts too).
   const named = new Set(findings.flatMap((f) => (f.id ? [f.id] : [])));

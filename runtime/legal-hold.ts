@@ -15,6 +15,8 @@ import { normalizeNumber, partiesOf } from './spool-catalog.ts';
 export interface HoldScope {
   /** One recording id. */
   recording?: string;
+  /** The other parts of the same transferred call, found when the hold was added: held with it. */
+  parts?: string[];
   /** Any party (caller, callee, participant) with this number, as the dialplan reduces numbers. */
   number?: string;
   /** Any party that is this user (user id or the user's extension). */
@@ -134,7 +136,7 @@ export function subjectOfJournal(journal: Partial<Journal> & { id: string }): Ho
 /** Whether a hold covers a recording. A user hold matches their user id or their extension (keeping more is the safe side). */
 export function holdCovers(hold: Hold, subject: HoldSubject, policy?: Policy): boolean {
   const s = hold.scope;
-  if (s.recording !== undefined && s.recording !== subject.id) return false;
+  if (s.recording !== undefined && s.recording !== subject.id && !(s.parts ?? []).includes(subject.id)) return false;
   if (s.from !== undefined && !(subject.start >= Date.parse(s.from))) return false;
   if (s.to !== undefined && !(subject.start < Date.parse(s.to))) return false;
   if (s.number !== undefined && !subject.numbers.some((n) => normalizeNumber(n) === s.number)) return false;
@@ -151,7 +153,7 @@ export function holdCovers(hold: Hold, subject: HoldSubject, policy?: Policy): b
  */
 export function holdMayCoverOrphan(hold: Hold, id: string, fileTime: number): boolean {
   const s = hold.scope;
-  if (s.recording !== undefined) return s.recording === id;
+  if (s.recording !== undefined) return s.recording === id || (s.parts ?? []).includes(id);
   if (s.from !== undefined && !(fileTime >= Date.parse(s.from))) return false;
   if (s.to !== undefined && !(fileTime < Date.parse(s.to))) return false;
   return true;

@@ -158,6 +158,23 @@ test('a damaged holds file stops expire before anything is deleted (exit 1, says
   assert.is((await jsonLines(join(s.ws.spool, '.mitschnitt', 'deletions.log'))).length, 0);
 });
 
+test('a hold on one part of a transferred call holds every part; a hold on a recording that does not exist is refused', async () => {
+  const part1 = await s.record({ start: daysAgo(120), caller: '+4930123456', callee: '201', rule: 'support-manual' });
+  const part2 = await s.record({ start: new Date(daysAgo(120).getTime() + 90_000), caller: '+4930123456', callee: '201', others: ['202'], previousPart: part1.id, rule: 'support-manual' });
+  const other = await s.record({ start: daysAgo(120, 11), caller: '301', callee: '+4989111111', rule: 'support-manual' });
+  let r = await cli(['hold', 'add', ...cfg(), '--recording', part2.id, '--reason', 'Beschwerde']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`recording ${part2.id.replace('.', '\\.')} with the other parts of its call ${part1.id.replace('.', '\\.')}; it covers 2 recording`));
+  r = await cli(['expire', ...cfg()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(await exists(part1.audio));
+  assert.ok(await exists(part2.audio));
+  assert.not.ok(await exists(other.audio));
+  r = await cli(['hold', 'add', ...cfg(), '--recording', '1700000000.1-1700000000', '--reason', 'x']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /no journaled recording 1700000000\.1-1700000000/);
+});
+
 test('an audit log that cannot be written: the hold is added, the command says so and exits 1 (no stack trace)', async () => {
   await mkdir(join(s.ws.spool, '.mitschnitt', 'audit.log'), { recursive: true }); // a folder where the file should be
   const r = await cli(['hold', 'add', ...cfg(), '--number', '201', '--reason', 'Prüfung']);
