@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.ts';
 import { canView, isSelf, type Viewer } from './access.ts';
-import { JournalStore, numberKey, userKey, type PageFilter } from './journal-store.ts';
+import { isCorruption, JournalStore, numberKey, userKey, type PageFilter } from './journal-store.ts';
 import { isRecordingId, StringPool, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
 
 export interface JournalFilter {
@@ -95,7 +95,9 @@ export interface ScanResult {
  * whoever they may view), so it costs in proportion to the page, not to the spool; every entry still passes `canView`.
  */
 export class JournalIndex {
-  private readonly store: JournalStore;
+  private store: JournalStore;
+  /** Set when the file was found damaged in use and replaced: the running walk must start over. */
+  private restart = false;
   private readonly pool = new StringPool();
   /** Journals found malformed: not re-read (and re-logged) on every scan while they stay. */
   private readonly unusable = new Set<string>();
@@ -119,6 +121,27 @@ export class JournalIndex {
     this.store = new JournalStore(spool, log, options.file);
   }
 
+  /**
+   * Runs `f` on the store; when SQLite finds the file damaged, the file is set aside, a new one is started and
+   * rebuilt from the journals (the request that hit it fails once, as any server error).
+   */
+  private guard<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (isCorruption(err) && !this.closed) {
+        const file = this.store.file;
+        this.store.close();
+        this.store = new JournalStore(this.spool, this.log, file, { damaged: (err as Error).message });
+        this.building = true;
+        this.completeFrom = Number.POSITIVE_INFINITY;
+        this.restart = true;
+        void this.scan().catch((e: unknown) => this.log.error('web journal index rebuild failed', { error: e }));
+      }
+      throw err;
+    }
+  }
+
   /** Where the index lives (`:memory:` when the state folder is not writable). */
   get file(): string {
     return this.store.file;
@@ -130,11 +153,11 @@ export class JournalIndex {
   }
 
   get size(): number {
-    return this.store.size;
+    return this.guard(() => this.store.size);
   }
 
   get(id: string): RecordingSummary | undefined {
-    return isRecordingId(id) ? this.store.get(id, this.spool) : undefined;
+    return isRecordingId(id) ? this.guard(() => this.store.get(id, this.spool)) : undefined;
   }
 
   /** Closes the database; a running scan stops at its next step and closes it then. */
@@ -154,11 +177,11 @@ export class JournalIndex {
     }
     const summary = this.parse(journalPath, await readFile(journalPath, 'utf8').catch((err: NodeJS.ErrnoException) => err));
     if (!summary) return undefined;
-    return this.store.insert([{ day, summary }])[0];
+    return this.guard(() => this.store.insert([{ day, summary }])[0]);
   }
 
   remove(id: string): void {
-    this.store.delete([id]);
+    this.guard(() => this.store.delete([id]));
   }
 
   /**
@@ -167,7 +190,7 @@ export class JournalIndex {
    */
   scan(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
     if (this.closed) return Promise.resolve({ added: 0, removed: 0, daysListed: 0 });
-    this.scanning ??= this.walk(announce)
+    this.scanning ??= this.walkUntilDone(announce)
       .finally(() => {
         // Also after a failed or stopped first walk: waiting requests then get what the index holds.
         this.building = false;
@@ -177,15 +200,29 @@ export class JournalIndex {
     return this.scanning;
   }
 
+  /** Walks again when the file was replaced during a walk (damage found in use). */
+  private async walkUntilDone(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
+    for (;;) {
+      this.restart = false;
+      try {
+        const result = await this.walk(announce);
+        if (!this.restart || this.closed) return result;
+      } catch (err) {
+        if (!this.restart || this.closed) throw err;
+      }
+    }
+  }
+
   private async walk(announce?: (added: RecordingSummary) => void): Promise<ScanResult> {
     const result: ScanResult = { added: 0, removed: 0, daysListed: 0 };
-    const vanished = new Set(this.store.knownDays());
+    const vanished = new Set(this.guard(() => this.store.knownDays()));
     this.lastProgressLog = Date.now();
     // Newest first: on a first build the recent days, which people look at, are there first.
     for (const day of (await this.dayDirs()).sort().reverse()) {
       if (this.closed) return result;
       vanished.delete(day);
       if (!(await this.syncDay(day, result, announce))) return result;
+      if (this.restart) return result; // the file was replaced meanwhile: walkUntilDone starts over
       const [y, m, d] = day.split('/').map(Number);
       if (this.building) {
         this.completeFrom = new Date(y, m - 1, d).getTime() + FOLDER_MARGIN_MS;
@@ -193,20 +230,21 @@ export class JournalIndex {
       }
     }
     // Day folders retention removed as a whole.
-    for (const day of vanished) result.removed += this.store.dropDay(day);
+    for (const day of vanished) result.removed += this.guard(() => this.store.dropDay(day));
     return result;
   }
 
   /** Brings one day folder up to date; false when the index was closed meanwhile. */
   private async syncDay(day: string, result: ScanResult, announce?: (added: RecordingSummary) => void): Promise<boolean> {
     const dir = join(this.spool, day);
-    // What was indexed before the listing: only those can have vanished (a journal the hook adds meanwhile may
-    // postdate the listing). The mtime is taken before the listing too, so a change during it is seen next time.
-    const indexed = new Set(this.store.dayIds(day));
+    // The mtime is taken before the listing, so a change during the listing is seen next time.
     const info = await stat(dir, { bigint: true }).catch(() => undefined);
     if (!info) return true;
-    const known = this.store.dayState(day);
+    const known = this.guard(() => this.store.dayState(day));
     if (known && known.mtimeNs === String(info.mtimeNs) && Number(info.mtimeMs) < known.listedAt - SETTLE_MS) return true;
+    // What was indexed before the listing: only those can have vanished (a journal the hook adds meanwhile may
+    // postdate the listing).
+    const indexed = new Set(this.guard(() => this.store.dayIds(day)));
     const listedAt = Date.now();
     let names: string[];
     try {
@@ -234,19 +272,21 @@ export class JournalIndex {
         const summary = this.parse(path, readSyncOrError(path));
         if (summary) items.push({ day, summary });
       }
-      const added = this.store.insert(items);
+      const added = this.guard(() => this.store.insert(items));
       result.added += added.length;
       if (announce) added.forEach(announce);
       await new Promise((resolve) => setImmediate(resolve));
-      if (this.closed) return false;
+      if (this.closed || this.restart) return false;
       if (Date.now() - this.lastProgressLog > 10_000) {
         this.lastProgressLog = Date.now();
         this.log.info('web journal index: reading journals', { added: result.added, day });
       }
     }
     for (const path of this.unusable) if (dirname(path) === dir && !seen.has(path.slice(dir.length + 1, -'.json'.length))) this.unusable.delete(path);
-    result.removed += this.store.delete([...indexed].filter((id) => !seen.has(id)));
-    this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
+    this.guard(() => {
+      result.removed += this.store.delete([...indexed].filter((id) => !seen.has(id)));
+      this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
+    });
     return true;
   }
 
@@ -292,7 +332,7 @@ export class JournalIndex {
    * participant filter, of that participant's lists), each entry still passed through `canView`.
    */
   query(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
-    return this.page(viewer, filter, limit, cursor).page;
+    return this.guard(() => this.page(viewer, filter, limit, cursor)).page;
   }
 
   /**
@@ -302,7 +342,7 @@ export class JournalIndex {
    */
   queryIfComplete(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage | undefined {
     if (!this.building) return this.query(viewer, filter, limit, cursor);
-    const { page, last } = this.page(viewer, filter, limit, cursor);
+    const { page, last } = this.guard(() => this.page(viewer, filter, limit, cursor));
     const complete = page.next ? last!.start >= this.completeFrom : filter.from !== undefined && filter.from >= this.completeFrom;
     return complete ? page : undefined;
   }

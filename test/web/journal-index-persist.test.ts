@@ -137,15 +137,20 @@ for (const [what, damage] of [
   ['header destroyed', () => overwrite(0, Buffer.alloc(100, 0xff))],
   ['truncated', () => truncateSync(file, Math.floor(statSync(file).size / 3))],
 ] as const) {
-  test(`a damaged index file (${what}) is moved aside, logged, and rebuilt with the same pages`, async () => {
+  test(`a damaged index file (${what}) is moved aside, logged, and rebuilt from the journals with the same pages`, async () => {
     rmSync(`${file}.damaged`, { force: true });
     damage();
     const { log, lines } = capture();
     const index = new JournalIndex(spool, log);
-    assert.ok(index.fresh);
+    await index.scan();
+    // A damaged header is found at open; a damaged page further in when it is first used (that request fails).
+    try {
+      everything(index);
+    } catch {
+      await index.scan(); // the rebuild that the failure started
+    }
     assert.ok(existsSync(`${file}.damaged`));
     assert.ok(lines.some((l) => l.level === 'warn' && /damaged/.test(l.msg)), JSON.stringify(lines));
-    await index.scan();
     assert.equal(everything(index), reference);
     index.close();
   });
