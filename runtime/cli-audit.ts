@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { giveToRuntime } from './state-owner.ts';
 import { UserError } from '../bin/cli-support.ts';
 import { AuditLog, auditLogPath, type AuditEntry } from './web/audit-log.ts';
 
@@ -21,6 +22,7 @@ export async function appendCliAudit(spool: string, entry: Omit<AuditEntry, 'tim
   const path = auditLogPath(spool);
   try {
     await new AuditLog(path).append({ user: entry.user ?? operator(), ip: 'local', ...entry });
+    await giveToRuntime(spool, path);
   } catch (err) {
     throw new UserError(`${entry.action} was done, but the audit log ${path} could not be written: ${(err as Error).message}`);
   }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { giveToRuntime } from './state-owner.ts';
 import { join } from 'node:path';
 import { UserError } from '../bin/cli-support.ts';
 import type { Policy } from '../generator/policy.ts';
@@ -88,6 +89,7 @@ export async function changeHolds<T>(spool: string, change: (holds: Hold[]) => T
     const result = change(holds);
     const file: HoldFile = { version: 1, holds };
     await atomicWrite(holdsPath(spool), `${JSON.stringify(file, null, 2)}\n`);
+    await giveToRuntime(spool, holdsPath(spool));
     return result;
   } finally {
     await lock.release();

@@ -1,4 +1,5 @@
 import { rm, unlink } from 'node:fs/promises';
+import { giveToRuntime } from './state-owner.ts';
 import { join } from 'node:path';
 import { UserError } from '../bin/cli-support.ts';
 import { acquireBatchLock } from './batch-lock.ts';
@@ -52,6 +53,7 @@ export async function eraseRecordings(spool: string, matches: SubjectMatch[], o:
     } finally {
       await log.close();
     }
+    await giveToRuntime(spool, join(stateDir(spool), 'deletions.log'));
     for (const m of doomed) {
       // Audio first, then the journal: an interruption leaves a journal (found again), never lone audio.
       for (const file of [m.audioPath, m.journalPath]) {

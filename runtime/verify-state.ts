@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { giveToRuntime } from './state-owner.ts';
 import { join } from 'node:path';
 import { atomicWrite, stateDir } from './journal.ts';
 import type { VerifyReport } from './integrity-verify.ts';
@@ -63,4 +64,5 @@ export function mergeVerifyState(previous: VerifyState | null, report: VerifyRep
 
 export async function writeVerifyState(spool: string, state: VerifyState): Promise<void> {
   await atomicWrite(verifyStatePath(spool), `${JSON.stringify(state)}\n`);
+  await giveToRuntime(spool, verifyStatePath(spool));
 }
