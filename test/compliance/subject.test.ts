@@ -136,15 +136,17 @@ test('erase: logged deletions with reason and who; a held recording is kept unle
   const reportFile = join(s.ws.root, 'loeschung.html');
   r = await cli(['subject', ...cfg(), '--number', CUSTOMER, '--erase', '--reason', 'Antrag nach Art. 17 vom 28.11.2026', '--report', reportFile]);
   assert.is(r.code, 0, r.stderr);
-  assert.match(r.stdout, /erased 4; kept 1 under legal hold/);
-  for (const gone of [c.direct, c.part2, c.joined, c.old]) {
+  // The hold on part 1 holds part 2 of the transferred call too.
+  assert.match(r.stdout, /erased 3; kept 2 under legal hold/);
+  for (const gone of [c.direct, c.joined, c.old]) {
     assert.not.ok(await exists(gone.audio), gone.id);
     assert.not.ok(await exists(gone.journal), gone.id);
   }
   assert.ok(await exists(c.part1.audio), 'held');
+  assert.ok(await exists(c.part2.audio), 'held with part 1');
   assert.ok(await exists(c.unrelated.audio), 'not the person');
   const deletions = await jsonLines<Record<string, unknown>>(join(s.ws.spool, '.mitschnitt', 'deletions.log'));
-  assert.equal(deletions.map((d) => d.id).sort(), [c.direct.id, c.part2.id, c.joined.id, c.old.id].sort());
+  assert.equal(deletions.map((d) => d.id).sort(), [c.direct.id, c.joined.id, c.old.id].sort());
   for (const d of deletions) {
     assert.is(d.reason, 'subject-request');
     assert.is(d.note, 'Antrag nach Art. 17 vom 28.11.2026');
@@ -161,14 +163,14 @@ test('erase: logged deletions with reason and who; a held recording is kept unle
 
   r = await cli(['subject', ...cfg(), '--number', CUSTOMER, '--erase', '--reason', 'Sperre aufgehoben, Antrag erledigt', '--include-held']);
   assert.is(r.code, 0, r.stderr);
-  assert.match(r.stdout, /erased 1; kept 0/);
+  assert.match(r.stdout, /erased 2; kept 0/);
   assert.not.ok(await exists(c.part1.audio));
   r = await cli(['verify', ...cfg()]);
   assert.is(r.code, 0, r.stdout);
 
   const audit = await jsonLines<Record<string, string>>(join(s.ws.spool, '.mitschnitt', 'audit.log'));
   const erasures = audit.filter((a) => a.action === 'subject-erase');
-  assert.equal(erasures.map((a) => a.detail), ['number=+4930123456 found=5 erased=4 keptHeld=1', 'number=+4930123456 found=1 erased=1 keptHeld=0 include-held']);
+  assert.equal(erasures.map((a) => a.detail), ['number=+4930123456 found=5 erased=3 keptHeld=2', 'number=+4930123456 found=2 erased=2 keptHeld=0 include-held']);
   assert.is(erasures[0]!.reason, 'Antrag nach Art. 17 vom 28.11.2026');
 });
 
