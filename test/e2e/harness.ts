@@ -70,6 +70,12 @@ export class Service {
     return this.lines.filter((l) => l.msg === msg);
   }
 
+  /** SIGKILL: a crash or the OOM killer; resolves when the process is gone. */
+  async kill(): Promise<void> {
+    if (this.running) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** SIGTERM as systemd sends it; resolves with the exit code. */
   async stop(): Promise<number | null> {
     if (this.running) this.child.kill('SIGTERM');

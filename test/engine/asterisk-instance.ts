@@ -147,7 +147,7 @@ transmit_silence = no
     'logger.conf': `[general]
 dateformat = %F %T.%3q
 [logfiles]
-full => notice,warning,error,verbose
+full => notice,warning,error,verbose,dtmf
 `,
     'modules.conf': `[modules]
 autoload = yes

@@ -14,14 +14,14 @@ export const HOST = 'pbx-engine';
 
 /**
  * The admin's own dialplan around the routine, as README's "Dialplan" and "On the PBX" sections show it:
- * phones dial `[from-internal]`; `; A prefix 9 is an IVR branch whose callers asked not to be recorded.
-exten => _9X.,1,Set(__MDC_MON_MODE=deny)
- same => n,Goto(from-internal,\${EXTEN:1},1)
-
-[from-trunk]` is what a carrier's calls enter with origin external.
+ * phones dial `[from-internal]`; `[from-trunk]` is what a carrier's calls enter with origin external.
  * `EXTERNAL` numbers (not extensions) leave through `[to-carrier]`, a Local channel that answers and echoes.
  */
-export const ADMIN_DIALPLAN = `
+export const ADMIN_DIALPLAN = adminDialplan('');
+
+/** The admin's dialplan with extra Dial options on both routes (e.g. `tT`: callee and caller may transfer by DTMF/Atxfer). */
+export function adminDialplan(dialOptions: string): string {
+  return `
 [mitschnitt-arm]
 exten => s,1,ExecIf($["\${MITSCHNITT_MANUAL}" = "1"]?Set(DYNAMIC_FEATURES=\${DYNAMIC_FEATURES}\${IF($["\${DYNAMIC_FEATURES}" != ""]?#)}mitschnitt-record))
  same => n,Return()
@@ -30,21 +30,25 @@ exten => s,1,ExecIf($["\${MITSCHNITT_MANUAL}" = "1"]?Set(DYNAMIC_FEATURES=\${DYN
 exten => _X.,1,Gosub(mitschnitt-check,s,1(\${FILTER(0-9*#+,\${CALLERID(num)})},\${FILTER(0-9*#+,\${EXTEN})}))
  same => n,Gosub(mitschnitt-arm,s,1)
  same => n,Goto(route,\${EXTEN},1)
+; A prefix 9 is an IVR branch whose callers asked not to be recorded.
+exten => _9X.,1,Set(__MDC_MON_MODE=deny)
+ same => n,Goto(from-internal,\${EXTEN:1},1)
 
 [from-trunk]
 exten => _X.,1,Gosub(mitschnitt-check,s,1(\${FILTER(0-9*#+,\${CALLERID(num)})},\${FILTER(0-9*#+,\${EXTEN})},external))
  same => n,Goto(route,\${EXTEN},1)
 
 [route]
-exten => _[1-8]XX,1,Dial(PJSIP/\${EXTEN},20,b(mitschnitt-arm^s^1))
+exten => _[1-8]XX,1,Dial(PJSIP/\${EXTEN},20,b(mitschnitt-arm^s^1)${dialOptions})
  same => n,Hangup()
-exten => _0X.,1,Dial(Local/\${EXTEN}@to-carrier,20)
+exten => _0X.,1,Dial(Local/\${EXTEN}@to-carrier,20${dialOptions ? `,${dialOptions}` : ''})
  same => n,Hangup()
 
 [to-carrier]
 exten => _0X.,1,Answer()
  same => n,Echo()
 `;
+}
 
 export interface EnginePbxOptions {
   /** Extra extensions.conf text (the test's own contexts), after the admin's dialplan. */
@@ -57,6 +61,8 @@ export interface EnginePbxOptions {
   pjsip?: string;
   /** Extra config files of the instance (queues.conf, confbridge.conf, res_parking.conf …). */
   configs?: Record<string, string>;
+  /** Extra options of the admin dialplan's Dial routes (default none), e.g. `tT` to allow DTMF/Atxfer transfers. */
+  dialOptions?: string;
 }
 
 export interface EnginePbx {
@@ -126,7 +132,7 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
 
   const ast = await startAsterisk({
     amiPort,
-    extensions: `${ADMIN_DIALPLAN}\n${o.extensions ?? ''}\n#include "${config}/asterisk/extensions_mitschnitt.conf"\n`,
+    extensions: `${adminDialplan(o.dialOptions ?? '')}\n${o.extensions ?? ''}\n#include "${config}/asterisk/extensions_mitschnitt.conf"\n`,
     manager: `#include "${config}/asterisk/manager_mitschnitt.conf"\n`,
     configs: {
       'features.conf': `[general]\ntransferannouncesound =\ntransferdigittimeout = 3\n[featuremap]\natxfer => *2\nblindxfer => #1\n[applicationmap]\n#include "${config}/asterisk/features_mitschnitt.conf"\n`,
