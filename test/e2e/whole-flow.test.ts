@@ -61,7 +61,7 @@ function journals(): string[] {
 }
 
 /** The cron line's command for a job (the part after the user field), as argv without `mitschnitt`. */
-function cronCommand(job: 'deliver' | 'expire'): string[] {
+function cronCommand(job: 'deliver' | 'expire' | 'verify'): string[] {
   const cron = readFileSync(join(config, 'cron/mitschnitt'), 'utf8');
   const line = cron.split('\n').find((l) => !l.startsWith('#') && l.includes(` ${job} `));
   assert.ok(line, `cron file has a ${job} line`);
@@ -360,6 +360,11 @@ test('expire (the cron line, on a clock in 2099) deletes the four recordings and
   const chain = await verifyChain(spool);
   assert.ok(chain.ok, chain.problems.join('\n'));
   assert.is(chain.length, 4, 'the four journals form one hash chain');
+  // The daily integrity check (its cron line) finds the four recordings serve journaled complete and unaltered.
+  const verified = await cli(cronCommand('verify'));
+  assert.is(verified.code, 0, verified.stdout + verified.stderr);
+  const summary = verified.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; verified?: number }).find((l) => l.msg === 'verify finished');
+  assert.is(summary?.verified, 4);
   const dry = await cli([...cronCommand('expire'), '--dry-run', '--now', '2099-01-01T00:00:00Z']);
   assert.is(dry.code, 0, dry.stdout + dry.stderr);
   assert.equal(journals().length, 4, 'a dry run deletes nothing');
@@ -370,6 +375,8 @@ test('expire (the cron line, on a clock in 2099) deletes the four recordings and
   for (const j of [annaJournal, teamJournal, carlaJournal, davidJournal]) assert.not.ok(existsSync(j));
   const log = readFileSync(join(spool, '.mitschnitt/deletions.log'), 'utf8');
   for (const j of [annaJournal, teamJournal, carlaJournal, davidJournal]) assert.match(log, j.split('/').pop()!.replace(/\.json$/, ''));
+  const afterExpiry = await cli(cronCommand('verify'));
+  assert.is(afterExpiry.code, 0, `logged deletions are no finding: ${afterExpiry.stdout}`);
 
   const cap = await cli(['capacity', '--config', config]);
   assert.ok(cap.code === 0 || cap.code === 1, cap.stderr);
