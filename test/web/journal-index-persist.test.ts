@@ -80,6 +80,8 @@ let referenceManual: string[] = [];
 test('first start builds the file next to the spool state; a second start reads no journal (unchanged day folders skipped)', async () => {
   const first = new JournalIndex(spool, silentLogger);
   assert.is(first.file, file);
+  // Inside the spool: the only place the systemd unit lets the service write (ReadWritePaths, test/generator/systemd.test.ts).
+  assert.ok(file.startsWith(`${spool}/.mitschnitt/`));
   assert.ok(first.fresh);
   const built = await first.scan();
   assert.equal({ added: built.added, removed: built.removed, daysListed: built.daysListed }, { added: 30, removed: 0, daysListed: 3 });
