@@ -1,11 +1,13 @@
-import { EXIT, UsageError, parseFlags, type Command } from '../bin/cli-support.ts';
+import { EXIT, UsageError, UserError, parseFlags, type Command } from '../bin/cli-support.ts';
+import type { Policy } from '../generator/policy.ts';
 import { assessCapacity, assumedLoad, formatBytes, loadFromJournals, measureDisk, type CapacityReport, type Format } from './capacity.ts';
 import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
 
 export const capacityCommand: Command = {
   summary: 'Disk need of the recordings per day and at full retention, against the free space of the spool.',
   usage:
-    'mitschnitt capacity [--config DIR] [--days N | --calls-per-day N --minutes-per-call M] [--min-headroom-days N] [--json]\n' +
+    'mitschnitt capacity [--config DIR] [--days N | --calls-per-day N --minutes-per-call M [--rule ID]] [--min-headroom-days N] [--json]\n' +
+    '  --rule ID  assumed calls are kept as that rule keeps them (a rule in years: to the end of the last calendar year)\n' +
     '  Exit 0 when the spool has room, 1 when it will fill up or has less headroom than --min-headroom-days (default 14).',
   async run(argv) {
     const { values } = parseFlags(argv, {
@@ -13,6 +15,7 @@ export const capacityCommand: Command = {
       days: { type: 'string' },
       'calls-per-day': { type: 'string' },
       'minutes-per-call': { type: 'string' },
+      rule: { type: 'string' },
       'min-headroom-days': { type: 'string', default: '14' },
       json: { type: 'boolean', default: false },
     });
@@ -21,11 +24,12 @@ export const capacityCommand: Command = {
     if ((calls === undefined) !== (minutes === undefined)) throw new UsageError('--calls-per-day and --minutes-per-call go together');
     if (calls !== undefined && values.days !== undefined) throw new UsageError('use either --days or assumed figures, not both');
     const minHeadroomDays = number('--min-headroom-days', values['min-headroom-days']);
+    if (values.rule !== undefined && calls === undefined) throw new UsageError('--rule goes with --calls-per-day and --minutes-per-call (journals carry their own retention)');
 
     const policy = await loadPolicy(values.config);
     const load =
       calls !== undefined && minutes !== undefined
-        ? assumedLoad(policy, number('--calls-per-day', calls), number('--minutes-per-call', minutes))
+        ? assumedLoad(policy, number('--calls-per-day', calls), number('--minutes-per-call', minutes), ruleRetention(policy, values.rule))
         : await loadFromJournals(policy, values.days === undefined ? 30 : wholeDays(values.days), new Date());
     const disk = await withSystemErrors('capacity', () => measureDisk(policy.settings.spool));
     const report = assessCapacity(policy, load, disk, minHeadroomDays);
@@ -35,6 +39,13 @@ export const capacityCommand: Command = {
     return report.warnings.some((w) => !w.startsWith('no recordings')) ? EXIT.invalid : EXIT.ok;
   },
 };
+
+/** The longest a rule keeps a recording (for years: up to the end of the last calendar year, the peak on disk). */
+function ruleRetention(policy: Policy, rule: string | undefined): number | undefined {
+  if (rule === undefined) return undefined;
+  if (!Object.hasOwn(policy.rules, rule)) throw new UserError(`no rule ${JSON.stringify(rule.slice(0, 60))} in the policy; rules: ${Object.keys(policy.rules).join(', ')}`);
+  return policy.rules[rule]!.retentionDays;
+}
 
 function describe(r: CapacityReport): string {
   const basis =

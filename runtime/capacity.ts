@@ -70,14 +70,15 @@ export async function loadFromJournals(policy: Policy, days: number, now: Date):
   };
 }
 
-export function assumedLoad(policy: Policy, callsPerDay: number, minutesPerCall: number): Load {
+/** `retentionDays`: how long the assumed calls are kept (default settings.retentionDays; a rule's for `--rule`). */
+export function assumedLoad(policy: Policy, callsPerDay: number, minutesPerCall: number, retentionDays = policy.settings.retentionDays): Load {
   const minutesPerDay = callsPerDay * minutesPerCall;
   return {
     source: 'assumed',
     days: 1,
     recordings: callsPerDay,
     minutesPerDay,
-    retainedMinutes: minutesPerDay * policy.settings.retentionDays,
+    retainedMinutes: minutesPerDay * retentionDays,
     measuredBytesPerDay: null,
   };
 }

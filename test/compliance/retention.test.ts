@@ -127,6 +127,15 @@ test('capacity: a day of 10-year recordings needs about 10 years of that day at 
     assert.ok(report.warnings.some((w) => /the spool filesystem is too small/.test(w)), report.warnings.join('; '));
     const ninetyDays = assessCapacity(s.policy, { ...load, retainedMinutes: load.minutesPerDay * 90 }, disk, 14);
     assert.equal(ninetyDays.warnings, [], 'the same calls kept 90 days fit');
+
+    // Planning before any journal exists: assumed calls kept as the 10-year rule keeps them (its peak: 11 × 366 days).
+    const r = await cli(['capacity', '--config', s.ws.config, '--calls-per-day', '100', '--minutes-per-call', '3', '--rule', 'contracts', '--json']);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    assert.is(JSON.parse(r.stdout).load.retainedMinutes, 300 * 11 * 366);
+    const unknown = await cli(['capacity', '--config', s.ws.config, '--calls-per-day', '1', '--minutes-per-call', '1', '--rule', 'nope']);
+    assert.is(unknown.code, 1);
+    assert.match(unknown.stderr, /no rule "nope" in the policy/);
+    assert.is((await cli(['capacity', '--config', s.ws.config, '--rule', 'contracts'])).code, 2);
   } finally {
     await rm(s.ws.root, { recursive: true, force: true });
   }
