@@ -24,6 +24,9 @@ export interface MailView {
   limit: string;
   sha256: string;
   retentionDays: string;
+  /** Set for rules kept in years ('' otherwise): the years, and the day from which the recording goes. */
+  retentionYears: string;
+  retentionUntil: string;
   attached: boolean;
 }
 
@@ -66,8 +69,10 @@ export function mailView(journal: Journal, policy: Policy, audioPath: string, si
     audioPath,
     size: formatSize(sizeBytes, language),
     limit: formatSize(limitMB * 1024 * 1024, language),
-    sha256: journal.sha256,
+    sha256: journal.sha256 ?? '',
     retentionDays: String(journal.retentionDays),
+    retentionYears: journal.retentionYears ? String(journal.retentionYears) : '',
+    retentionUntil: journal.retentionYears ? formatDate(new Date(Date.parse(journal.start) + journal.retentionDays * 86_400_000), language) : '',
     attached,
   };
   for (const key of Object.keys(view) as (keyof MailView)[]) {
@@ -161,6 +166,12 @@ function formatTime(iso: string, language: Language): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   return new Intl.DateTimeFormat(LOCALE[language], { dateStyle: 'medium', timeStyle: 'short' }).format(date);
+}
+
+/** The day from which retention lets the recording go; journals of year rules end on 1 January (local). */
+function formatDate(date: Date, language: Language): string {
+  if (Number.isNaN(date.getTime())) return '';
+  return new Intl.DateTimeFormat(LOCALE[language], { dateStyle: 'long' }).format(new Date(date.getFullYear(), date.getMonth(), date.getDate()));
 }
 
 function formatDuration(seconds: number): string {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describeRetention, retentionDayBounds, retentionDaysFrom, retentionEnd } from '../../generator/retention.ts';
 import { assessCapacity, loadFromJournals } from '../../runtime/capacity.ts';
 import { runExpire } from '../../runtime/expire.ts';
+import { mailView, renderMail } from '../../runtime/deliver-email.ts';
 import { memoryLogger } from '../delivery/support.ts';
 import { cli, makeSpool } from './support.ts';
 
@@ -104,6 +105,26 @@ test('the runtime journals a 10-year rule with its exact days; expire keeps it u
     summary = await runExpire({ policy: s.policy, log, now: new Date(2037, 0, 2, 4, 0) });
     assert.is(summary.deleted, 1);
     assert.not.ok(await access(rec.audio).then(() => true, () => false));
+  } finally {
+    await rm(s.ws.root, { recursive: true, force: true });
+  }
+});
+
+test('the delivery mail of a 10-year recording names the years and the day it goes (German and English); a days rule keeps its sentence', async () => {
+  const s = await makeSpool('mitschnitt-retention-mail-', [
+    { id: 'contracts', name: 'Verträge', mode: 'auto', retentionDays: 11 * 366, retentionYears: 10, deliver: {} },
+    { id: 'support-manual', name: 'Support', mode: 'manual', retentionDays: 90, deliver: {} },
+  ]);
+  try {
+    const long = await s.record({ start: new Date(2026, 2, 3, 14, 30), caller: '201', callee: '+4930123456', rule: 'contracts' });
+    const short = await s.record({ start: new Date(2026, 2, 3, 15, 30), caller: '301', callee: '+4930123456', rule: 'support-manual' });
+    const text = (journal: typeof long.data, language: 'de' | 'en') => {
+      const policy = { ...s.policy, settings: { ...s.policy.settings, smtp: { host: 'x', port: 25, security: 'none' as const, maxAttachmentMB: 20, language, from: 'a@example.com' } } };
+      return renderMail(language, mailView(journal, policy, long.audio, 100, true)).text;
+    };
+    assert.match(text(long.data, 'de'), /Die Aufnahme wird 10 Jahre ab Ende des Kalenderjahres aufbewahrt und ab dem 1\. Januar 2037 gelöscht\./);
+    assert.match(text(long.data, 'en'), /kept 10 years from the end of the calendar year and deleted from 1 January 2037\./);
+    assert.match(text(short.data, 'de'), /Die Aufnahme wird nach 90 Tagen gelöscht\./);
   } finally {
     await rm(s.ws.root, { recursive: true, force: true });
   }
