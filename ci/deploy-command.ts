@@ -4,6 +4,7 @@ import { deployAll, DEFAULT_CRON_DIR, DEFAULT_SYSTEMD_DIR, type HostResult } fro
 import { checkGitState } from './git-state.ts';
 import { ProgressView, summaryTable } from './progress.ts';
 import { readLocalRelease } from './release-files.ts';
+import { BUILD_VERSION, readLocalPackage, type LocalPackage } from './host-package.ts';
 
 export const deployCommand: Command = {
   summary:
@@ -11,8 +12,14 @@ export const deployCommand: Command = {
   usage: [
     'mitschnitt deploy [--host NAME]... | [--all] [--rules DIR] [--out DIR] [--allow-dirty] [--parallel N] [--json]',
     '                  [--identity FILE] [--known-hosts FILE] [--lock-wait SECONDS] [--lock-lease MINUTES] [--force-unlock]',
-    '                  [--reload] [--keep N] [--cron-dir DIR] [--systemd-dir DIR]',
-    'Exit: 0 every host deployed or unchanged, 1 a host failed (or bad input), 2 usage error.',
+    '                  [--reload] [--keep N] [--cron-dir DIR] [--systemd-dir DIR] [--package FILE]',
+    '       mitschnitt deploy --bootstrap --package mitschnitt_<version>_<arch>.deb [--host NAME]... | [--all] [...]',
+    '       mitschnitt deploy --uninstall --host NAME... | --all [--identity FILE] [--known-hosts FILE] [--cron-dir DIR] [--systemd-dir DIR]',
+    '--package FILE installs or upgrades mitschnitt on hosts that run another version than the build (without it, deploy refuses them).',
+    '--bootstrap also sets up a new host: spool, the three #include lines, reloads, service enabled and started, a verified test call.',
+    '--uninstall removes the #include lines (channelvars emptied), stops and disables the service, removes cron file, unit and',
+    'releases; keeps recordings, journals, secrets and the package.',
+    'Exit: 0 every host deployed, unchanged or uninstalled, 1 a host failed (or bad input), 2 usage error.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseFlags(argv, {
@@ -25,7 +32,13 @@ export const deployCommand: Command = {
       keep: { type: 'string' },
       'cron-dir': { type: 'string' },
       'systemd-dir': { type: 'string' },
+      package: { type: 'string' },
+      bootstrap: { type: 'boolean' },
+      uninstall: { type: 'boolean' },
     });
+    if (values.bootstrap && !values.package) throw new UsageError('--bootstrap needs --package mitschnitt_<version>_<arch>.deb (npm run package builds it)');
+    if (values.uninstall && (values.bootstrap || values.package)) throw new UsageError('--uninstall cannot be combined with --bootstrap or --package');
+    if (values.uninstall && !values.host?.length && !values.all) throw new UsageError('--uninstall needs --host NAME (or --all): it is never the default');
     const parallel = positiveInt(values.parallel, '--parallel', 4);
     const lockWait = positiveInt(values['lock-wait'], '--lock-wait', 0, 0);
     const lockLease = positiveInt(values['lock-lease'], '--lock-lease', 30);
@@ -37,7 +50,17 @@ export const deployCommand: Command = {
     const rulesDir = values.rules ?? BUNDLED_RULES;
     const outDir = values.out ?? 'out';
 
-    if (!values['allow-dirty']) {
+    let pkg: LocalPackage | undefined;
+    if (values.package) {
+      try {
+        pkg = readLocalPackage(values.package);
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (pkg.version !== BUILD_VERSION) throw new UserError(`${values.package} is mitschnitt ${pkg.version}, but this is mitschnitt ${BUILD_VERSION}: hosts must run the version that builds their rules`);
+    }
+
+    if (!values['allow-dirty'] && !values.uninstall) {
       const git = await checkGitState(rulesDir);
       if (git.problems.length) throw new UserError(`refusing to deploy: ${git.problems.join('; ')} (--allow-dirty deploys anyway)`);
     }
@@ -48,6 +71,8 @@ export const deployCommand: Command = {
       hosts,
       (host) => readLocalRelease(outDir, host.name),
       {
+        package: pkg,
+        mode: values.uninstall ? 'uninstall' : values.bootstrap ? 'bootstrap' : 'deploy',
         auth,
         knownHosts,
         lock: { waitSeconds: lockWait, leaseMinutes: lockLease, force: values['force-unlock'] === true },

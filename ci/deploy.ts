@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Host } from '../generator/rule-set.ts';
 import type { KnownHostsEntry } from './host-key.ts';
+import { bootstrapHost, uninstallHost } from './bootstrap.ts';
+import { BUILD_VERSION, installPackage, versionMismatch, type LocalPackage } from './host-package.ts';
 import { ensureAmiSecret, type SecretPaths } from './host-secrets.ts';
 import { CRON_FILE, DIALPLAN_FILE, UNIT_FILE, computePlan, hasChanges, isReload, type Actions, type HostPlan, type Pending, type Reload } from './plan.ts';
 import { MANIFEST, sha256Hex, type LocalRelease, type Manifest } from './release-files.ts';
@@ -12,7 +14,7 @@ import { connectSsh, RemoteError, type RemoteSession, type SshAuth, type SshTarg
 import { quote, sh } from './shell.ts';
 import { checkRootAccess, needsSudo } from './sudo.ts';
 
-export type Phase = 'connect' | 'lock' | 'compare' | 'upload' | 'verify' | 'swap' | 'install' | 'reload' | 'restart' | 'rollback' | 'done' | 'failed';
+export type Phase = 'connect' | 'lock' | 'compare' | 'package' | 'upload' | 'verify' | 'swap' | 'install' | 'reload' | 'restart' | 'rollback' | 'done' | 'failed';
 
 export interface ProgressEvent {
   host: string;
@@ -34,12 +36,16 @@ export interface DeployOptions {
   forceReload?: boolean;
   connectTimeoutMs?: number;
   onProgress?: (event: ProgressEvent) => void;
+  /** The Debian package to install on a host that runs another mitschnitt version than the build's (else: refuse). */
+  package?: LocalPackage;
+  /** What deployAll does per host: a deploy (default), a bootstrap of a new host, or an uninstall (bootstrap.ts). */
+  mode?: 'deploy' | 'bootstrap' | 'uninstall';
 }
 
 export const DEFAULT_CRON_DIR = '/etc/cron.d';
 export const DEFAULT_SYSTEMD_DIR = '/etc/systemd/system';
 
-export type HostStatus = 'deployed' | 'unchanged' | 'failed';
+export type HostStatus = 'deployed' | 'unchanged' | 'uninstalled' | 'failed';
 
 
 export interface HostResult {
@@ -56,6 +62,8 @@ export interface HostResult {
   reloaded: Reload[];
   restarted: boolean;
   rolledBack: boolean;
+  /** The mitschnitt version the host runs (after an upgrade by --package: the new one); null when unknown or none. */
+  hostVersion: string | null;
   reason?: string;
   notes: string[];
 }
@@ -77,7 +85,7 @@ export function secretPaths(release: LocalRelease): SecretPaths {
 export async function deployHost(host: Host, release: LocalRelease, options: DeployOptions): Promise<HostResult> {
   const result: HostResult = {
     host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0,
-    wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, notes: [],
+    wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, hostVersion: null, notes: [],
   };
   const progress = (phase: Phase, detail?: string) => options.onProgress?.({ host: host.name, phase, detail });
   let session: RemoteSession | undefined;
@@ -136,7 +144,7 @@ class HostDeploy {
 
   async deploy(): Promise<void> {
     this.progress('compare');
-    const state = await readRemoteState(this.session, this.dir);
+    const state = await this.pinnedState(await readRemoteState(this.session, this.dir));
     const plan = computePlan(this.release.manifest, state.manifest, state.drifted);
     // Until the swap, the host keeps what it had: a failure before it reports that release as the active one.
     this.result.release = state.current;
@@ -185,6 +193,30 @@ class HostDeploy {
     this.result.release = name;
     this.result.commit = this.release.manifest.commit;
     await this.prune(name, state.current);
+  }
+
+  /**
+   * Version pinning (host-package.ts): the host must run the mitschnitt version that built the release. Another
+   * version is upgraded (or downgraded) with the package given by --package, under this deploy's lock; without a
+   * package the deploy stops here, before anything on the host changed.
+   */
+  private async pinnedState(state: RemoteState): Promise<RemoteState> {
+    this.result.hostVersion = state.version;
+    const mismatch = versionMismatch(this.host.name, state.version);
+    if (!mismatch) return state;
+    const pkg = this.options.package;
+    if (!pkg) throw new RemoteError(mismatch);
+    if (pkg.version !== BUILD_VERSION) {
+      throw new RemoteError(`the package ${pkg.path} is mitschnitt ${pkg.version}, but these rules are built with mitschnitt ${BUILD_VERSION}: give the package of that version`);
+    }
+    this.progress('package', `installing mitschnitt ${pkg.version} (host has ${state.version ?? 'none'})`);
+    await installPackage(this.session, pkg);
+    const after = await readRemoteState(this.session, this.dir);
+    this.result.hostVersion = after.version;
+    const still = versionMismatch(this.host.name, after.version);
+    if (still) throw new RemoteError(`installed ${pkg.path}, yet ${still}`);
+    this.result.notes.push(state.version ? `upgraded mitschnitt ${state.version} → ${pkg.version}` : `installed mitschnitt ${pkg.version}`);
+    return after;
   }
 
   /** Writes (or, for nothing, removes) `<dir>/pending`: the reloads and restart a deploy still owes the host. */
@@ -507,14 +539,18 @@ export async function deployAll(
     while (next < hosts.length) {
       const i = next++;
       const host = hosts[i]!;
+      if (options.mode === 'uninstall') {
+        results[i] = await uninstallHost(host, options);
+        continue;
+      }
       let local: LocalRelease;
       try {
         local = release(host);
       } catch (err) {
-        results[i] = { host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0, wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, reason: (err as Error).message, notes: [] };
+        results[i] = { host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0, wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, hostVersion: null, reason: (err as Error).message, notes: [] };
         continue;
       }
-      results[i] = await deployHost(host, local, options);
+      results[i] = options.mode === 'bootstrap' ? await bootstrapHost(host, local, options) : await deployHost(host, local, options);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, hosts.length)) }, worker));

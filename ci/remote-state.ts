@@ -3,6 +3,7 @@ import { parseManifest, MANIFEST, type Manifest } from './release-files.ts';
 import { RemoteError, type RemoteSession } from './ssh-connection.ts';
 import { sh } from './shell.ts';
 import type { Pending } from './plan.ts';
+import { HOST_VERSION_PROBE } from './host-package.ts';
 
 /** What is deployed on a host under host.dir. */
 export interface RemoteState {
@@ -18,6 +19,8 @@ export interface RemoteState {
   pending: Pending[];
   /** Half-built `releases/<id>.tmp` folders and the `staging` upload folder left by deploys that were cut off. */
   leftovers: string[];
+  /** `mitschnitt --version` on the host (null: no mitschnitt on the PATH), see host-package.ts. */
+  version: string | null;
 }
 
 const PENDING_WORDS: readonly Pending[] = ['dialplan', 'manager', 'features', 'install', 'restart'];
@@ -35,7 +38,8 @@ function linkTarget(value: string, link: string, host: string): string | null {
 export async function readRemoteState(session: RemoteSession, dir: string): Promise<RemoteState> {
   const out = await session.run(
     'reading the deployed state',
-    sh`cd ${dir} 2>/dev/null || exit 0; printf 'current=%s\\n' "$(readlink current || true)"; printf 'previous=%s\\n' "$(readlink previous || true)"; ` +
+    `${HOST_VERSION_PROBE}; ` +
+      sh`cd ${dir} 2>/dev/null || exit 0; printf 'current=%s\\n' "$(readlink current || true)"; printf 'previous=%s\\n' "$(readlink previous || true)"; ` +
       `printf 'pending=%s\\n' "$(head -c 200 pending 2>/dev/null | tr -s ' \\n' ' ')"; ` +
       `if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi; if [ -d staging ]; then echo leftover=staging; fi`,
   );
@@ -60,7 +64,7 @@ export async function readRemoteState(session: RemoteSession, dir: string): Prom
   }
   const drifted = manifest ? await findDrift(session, posix.join(dir, 'current'), manifest) : [];
   const pending = PENDING_WORDS.filter((w) => (values('pending')[0] ?? '').split(' ').includes(w));
-  return { current, previous, manifest, releases, drifted, pending, leftovers };
+  return { current, previous, manifest, releases, drifted, pending, leftovers, version: values('mitschnitt')[0] || null };
 }
 
 /** `sha256sum --check` of a deployed release against its own manifest: someone may have edited it by hand. */

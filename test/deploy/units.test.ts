@@ -200,7 +200,7 @@ test('progress: plain lines when not a terminal, one redrawn line per host on a 
   assert.is(tty.chunks[0], '\x1b[2Ka   … lock\n\x1b[2Kbb  waiting\n');
   assert.is(tty.chunks[1], '\x1b[2A\x1b[2Ka   … lock\n\x1b[2Kbb  ✗ failed: boom\n', 'cursor up two lines, both lines rewritten');
 
-  const base = { release: 'abcdef0123456789', commit: 'c'.repeat(40), bytesUploaded: 2048, filesUploaded: 2, filesCopied: 5, wireBytes: 9000, restarted: false, rolledBack: false, notes: [] };
+  const base = { release: 'abcdef0123456789', commit: 'c'.repeat(40), bytesUploaded: 2048, filesUploaded: 2, filesCopied: 5, wireBytes: 9000, restarted: false, rolledBack: false, hostVersion: '0.1.0', notes: [] };
   const table = summaryTable([
     { ...base, host: 'pbx-berlin', status: 'deployed', reloaded: ['dialplan'], restarted: true },
     { ...base, host: 'pbx-hamburg', status: 'failed', reloaded: [], rolledBack: true, reason: 'it broke' },
