@@ -8,9 +8,10 @@ import type { AmiMessage } from './ami-parser.ts';
  *   before MixMonitorStart) or MITSCHNITT_FILE, the id from MITSCHNITT_MIXMON_ID (MixMonitor's `i()` option).
  * - A call that just hangs up sends no MixMonitorStop: a recording ends with its channel's Hangup.
  * - VarSet names keep the `_`/`__` prefix, ChanVariable headers drop it: variables are stored by bare name.
- * - Blind transfer: BlindTransfer, then the transferer leaves and hangs up; the transferee dials the target.
- *   Attended transfer: BridgeMerge/Enter moves the target to the transferee's bridge, AttendedTransfer, then the
- *   transferer hangs up. Either way a recording on the transferer ends while the call goes on without it.
+ * - A MixMonitor stays on its channel whatever that channel is bridged to next (Redirect, transfer, pickup): who
+ *   is talking is read from bridge membership, never assumed from the call's set-up. Bridges joined by the two
+ *   halves of a Local channel (`Local/…;1` / `;2`) are one conversation until Asterisk optimizes the pair away.
+ * - A deny (VarSet of MITSCHNITT_DECISION to `deny`, prefixed or not) is an objection for the whole call.
  * Memory is bounded by the live channels: a channel is dropped at its Hangup, a bridge when it is empty.
  */
 
@@ -31,6 +32,8 @@ export interface TrackedChannel {
   createdAt: Date;
   /** The channel was created by a Dial (it was a DialBegin's DestChannel): its Exten is the number dialed. */
   dialed: boolean;
+  /** The number a Dial asked for, fixed at DialBegin (a later Redirect changes Exten, not whom the line reaches). */
+  dialedNumber?: string;
 }
 
 export interface PartySeen {
@@ -50,9 +53,16 @@ export interface ActiveRecording {
   /** Every party that shared a bridge with the recording channel while it recorded, the channel's own first. */
   participants: PartySeen[];
   paused: boolean;
-  /** Set by the runtime for recordings it started itself (manual) or continued after a transfer. */
+  /** Set by the runtime for recordings it started itself (manual) or as a new part after the call moved. */
   origin: 'dialplan' | 'manual' | 'continuation';
   previousPart?: string;
+  /**
+   * The parties (numbers, sorted) of the conversation this recording covers: those in its bridge the first time
+   * it was bridged with someone. When its bridge holds other parties, the call moved and this part is over.
+   */
+  conversation?: string[];
+  /** Set when a deny on the call (the caller objected) ended this recording. */
+  objectedAt?: Date;
 }
 
 export interface EndedRecording {
@@ -61,34 +71,38 @@ export interface EndedRecording {
   endedAt: Date;
 }
 
-/** A transferee whose call lost its recording channel: the runtime may record the rest of its call. */
-export interface TransferFollow {
-  channel: string;
-  previous: ActiveRecording;
-}
-
 export interface TrackerHooks {
   recordingStarted?(r: ActiveRecording): void;
   recordingEnded?(e: EndedRecording): void;
-  /** The transferee is bridged again and nobody in its bridge records. */
-  followTransfer?(f: TransferFollow): void;
+  /** Who is in a bridge changed (enter, leave, hang-up): the conversation there may be a new one. */
+  bridgeChanged?(bridgeId: string): void;
+  /** A deny was set on a channel of a call that still has recordings or may be recorded by hand. */
+  objection?(channel: TrackedChannel, at: Date): void;
   /** A channel appeared, changed bridge or recording state, or left. */
   channelChanged?(channel: TrackedChannel): void;
 }
 
+export interface BridgeInfo {
+  id: string;
+  /** `simple_bridge`, `native_rtp`, `softmix` (ConfBridge), `holding_bridge` (parking, …). */
+  technology: string;
+  type: string;
+  members: Set<string>;
+}
+
 const PHONE_TECH = /^(?:PJSIP|SIP|IAX2|DAHDI)\/(.+)-[0-9a-f]+$/;
+/** `Local/<exten>@<context>-<n>;1|2`: the two halves of a Local channel. */
+const LOCAL = /^Local\/([^@]+)@(.+)-[0-9a-f]+;([12])$/;
 
 export class CallTracker {
   readonly channels = new Map<string, TrackedChannel>();
-  private readonly bridges = new Map<string, Set<string>>();
+  private readonly bridges = new Map<string, BridgeInfo>();
   /** Recordings by file path. */
   readonly recordings = new Map<string, ActiveRecording>();
-  /** Transferer channel → transferee channel, from Blind/AttendedTransfer until the transferer is gone. */
-  private readonly transfers = new Map<string, string>();
-  /** Transferee channel → the recording that ended on its transferer. */
-  private readonly followers = new Map<string, ActiveRecording>();
+  /** Calls (by linkedid) on which someone objected (deny), with the moment: nothing records them again. */
+  private readonly objections = new Map<string, Date>();
   /** Files of MixMonitor actions the runtime sent itself, until their recording shows up. */
-  private readonly expected = new Map<string, { origin: ActiveRecording['origin']; previousPart?: string }>();
+  private readonly expected = new Map<string, { origin: ActiveRecording['origin']; previousPart?: string; conversation?: string[] }>();
   /** Uniqueids of channels hung up lately, so a CoreShowChannels list older than their Hangup cannot revive them. */
   private readonly recentlyGone = new Set<string>();
   eventsProcessed = 0;
@@ -109,20 +123,26 @@ export class CallTracker {
         const ch = this.upsert(m, '', now);
         if (!ch) return;
         const bare = (m.get('Variable') ?? '').replace(/^_{1,2}/, '');
-        ch.vars.set(bare, m.get('Value') ?? '');
-        for (const r of this.recordingsOn(ch.name)) r.vars.set(bare, m.get('Value') ?? '');
+        const value = m.get('Value') ?? '';
+        ch.vars.set(bare, value);
+        for (const r of this.recordingsOn(ch.name)) if (bare !== 'MITSCHNITT_DECISION' || value !== 'deny') r.vars.set(bare, value);
+        if (bare === 'MITSCHNITT_DECISION' && value === 'deny') this.object(ch, now);
         return;
       }
       case 'DialBegin': {
         this.upsert(m, '', now);
         const dest = this.upsert(m, 'Dest', now);
-        if (dest) dest.dialed = true;
+        if (dest) {
+          dest.dialed = true;
+          const number = m.get('DestExten') ?? '';
+          if (!dest.dialedNumber && /^[0-9*#+]+$/.test(number)) dest.dialedNumber = number;
+        }
         return;
       }
       case 'BridgeEnter': {
         const ch = this.upsert(m, '', now);
         const bridge = m.get('BridgeUniqueid');
-        if (ch && bridge) this.enter(ch, bridge);
+        if (ch && bridge) this.enter(ch, bridge, m.get('BridgeTechnology') ?? '', m.get('BridgeType') ?? '');
         return;
       }
       case 'BridgeLeave': {
@@ -150,15 +170,6 @@ export class CallTracker {
         this.hooks.channelChanged?.(ch);
         return;
       }
-      case 'BlindTransfer':
-        if (m.get('Result') === 'Success') this.noteTransfer(m.get('TransfererChannel'), m.get('TransfereeChannel'));
-        return;
-      case 'AttendedTransfer':
-        if (m.get('Result') === 'Success') {
-          this.noteTransfer(m.get('OrigTransfererChannel'), m.get('TransfereeChannel'));
-          this.noteTransfer(m.get('SecondTransfererChannel'), m.get('TransfereeChannel'));
-        }
-        return;
       default:
         // Newstate, NewCallerid, NewConnectedLine, Newexten…: keep the snapshot fresh if we know the channel.
         if (m.get('Channel') && m.get('Uniqueid') && this.channels.has(m.get('Channel')!)) this.upsert(m, '', now);
@@ -176,10 +187,11 @@ export class CallTracker {
       const ch = this.upsert(m, '', now, true);
       if (!ch) continue;
       seen.add(ch.name);
+      if (ch.vars.get('MITSCHNITT_DECISION') === 'deny' && !this.objections.has(ch.linkedid)) this.object(ch, now);
       const bridge = m.get('BridgeId') ?? '';
       if (ch.bridge !== (bridge || null)) {
         if (ch.bridge) this.leave(ch);
-        if (bridge) this.enter(ch, bridge);
+        if (bridge) this.enter(ch, bridge, '', '');
       }
     }
     for (const name of [...this.channels.keys()]) if (!seen.has(name)) this.hangup(name, now, 'vanished');
@@ -195,8 +207,8 @@ export class CallTracker {
   }
 
   /** Announces a MixMonitor the runtime is about to start, so its MixMonitorStart is attributed to it. */
-  expectRecording(file: string, origin: ActiveRecording['origin'], previousPart?: string): void {
-    this.expected.set(file, previousPart ? { origin, previousPart } : { origin });
+  expectRecording(file: string, origin: ActiveRecording['origin'], previousPart?: string, conversation?: string[]): void {
+    this.expected.set(file, { origin, ...(previousPart ? { previousPart } : {}), ...(conversation ? { conversation } : {}) });
   }
 
   forgetExpected(file: string): void {
@@ -215,41 +227,96 @@ export class CallTracker {
     return out;
   }
 
-  /** Channels that share a bridge or the linkedid with `channelName`, itself included. */
+  /** Channels that share a conversation (bridges joined through Local channels) or the linkedid with `channelName`. */
   callOf(channelName: string): TrackedChannel[] {
     const ch = this.channels.get(channelName);
     if (!ch) return [];
     const members = new Set<string>([ch.name]);
-    if (ch.bridge) for (const n of this.bridges.get(ch.bridge) ?? []) members.add(n);
+    if (ch.bridge) for (const c of this.conversation(ch.bridge).channels) members.add(c.name);
     for (const other of this.channels.values()) if (other.linkedid === ch.linkedid) members.add(other.name);
     return [...members].map((n) => this.channels.get(n)!).filter(Boolean);
   }
 
+  /** The other channels of `channelName`'s conversation that stand for a party (Local halves are looked through). */
   bridgePeers(channelName: string): TrackedChannel[] {
     const ch = this.channels.get(channelName);
     if (!ch?.bridge) return [];
-    return [...(this.bridges.get(ch.bridge) ?? [])].filter((n) => n !== channelName).map((n) => this.channels.get(n)!).filter(Boolean);
+    return this.conversation(ch.bridge).partyChannels.filter((c) => c.name !== channelName);
   }
 
-  /** The party a channel stands for: the internal number of a phone channel, the number dialed, or the caller id. */
+  bridge(id: string): BridgeInfo | undefined {
+    return this.bridges.get(id);
+  }
+
+  /**
+   * One conversation: the bridge, and every bridge reached through a Local channel's other half (an Atxfer or a
+   * Dial through `Local/…` bridges the caller with `;1` while `;2` is bridged with the phone until Asterisk
+   * optimizes the pair away). `partyChannels` are the channels that stand for people: every non-Local member, and
+   * a Local half whose other half is not bridged (it leads to dialplan, e.g. a carrier route); `parties` their
+   * numbers, sorted and unique.
+   */
+  conversation(bridgeId: string): { bridges: string[]; channels: TrackedChannel[]; partyChannels: TrackedChannel[]; parties: string[] } {
+    const seenBridges: string[] = [];
+    const channels: TrackedChannel[] = [];
+    const todo = [bridgeId];
+    while (todo.length > 0) {
+      const id = todo.pop()!;
+      if (seenBridges.includes(id)) continue;
+      const info = this.bridges.get(id);
+      if (!info) continue;
+      seenBridges.push(id);
+      for (const name of info.members) {
+        const ch = this.channels.get(name);
+        if (!ch) continue;
+        channels.push(ch);
+        const partner = this.localPartner(ch);
+        if (partner?.bridge && !seenBridges.includes(partner.bridge)) todo.push(partner.bridge);
+      }
+    }
+    const partyChannels = channels.filter((c) => !LOCAL.test(c.name) || !this.localPartner(c)?.bridge);
+    const parties = [...new Set(partyChannels.map((c) => this.partyOf(c).number).filter(Boolean))].sort();
+    return { bridges: seenBridges, channels, partyChannels, parties };
+  }
+
+  /**
+   * The party a channel stands for: the internal number of a phone channel, the number its Dial asked for, the
+   * extension a Local channel was created for, or the caller id. Never a channel name: a line without a number
+   * is `''` (and left out of participants).
+   */
   partyOf(ch: TrackedChannel): PartySeen {
     const phone = PHONE_TECH.exec(ch.name)?.[1];
     if (phone && this.isInternal(phone)) return { number: phone };
-    if (ch.dialed && ch.exten && ch.exten !== 's') return { number: ch.exten };
-    if (ch.callerNum && ch.callerNum !== '<unknown>') {
+    const local = LOCAL.exec(ch.name);
+    if (local) {
+      // ;1 reaches what its extension dials; ;2 stands for whoever called through the pair.
+      if (local[3] === '1' && /^[0-9*#+]+$/.test(local[1]!)) return { number: local[1]! };
+      const partner = this.localPartner(ch);
+      const beyond = partner?.bridge ? this.conversation(partner.bridge).partyChannels.find((c) => c.name !== partner.name) : undefined;
+      if (beyond) return this.partyOf(beyond);
+    }
+    if (ch.dialedNumber) return { number: ch.dialedNumber };
+    if (ch.callerNum && ch.callerNum !== '<unknown>' && /^[0-9*#+]+$/.test(ch.callerNum)) {
       return ch.callerName && ch.callerName !== '<unknown>' ? { number: ch.callerNum, name: ch.callerName } : { number: ch.callerNum };
     }
-    return { number: phone ?? ch.name };
+    return { number: '' };
   }
 
-  get size(): { channels: number; bridges: number; recordings: number; followers: number; transfers: number; expected: number } {
+  /** When someone objected on this call (linkedid), if anyone did. */
+  objectionOf(call: TrackedChannel[]): Date | undefined {
+    for (const c of call) {
+      const at = this.objections.get(c.linkedid);
+      if (at) return at;
+    }
+    return undefined;
+  }
+
+  get size(): { channels: number; bridges: number; recordings: number; objections: number; expected: number } {
     return {
       expected: this.expected.size,
       channels: this.channels.size,
       bridges: this.bridges.size,
       recordings: this.recordings.size,
-      followers: this.followers.size,
-      transfers: this.transfers.size,
+      objections: this.objections.size,
     };
   }
 
@@ -301,27 +368,65 @@ export class CallTracker {
     }
   }
 
-  private enter(ch: TrackedChannel, bridge: string): void {
+  private localPartner(ch: TrackedChannel): TrackedChannel | undefined {
+    const m = LOCAL.exec(ch.name);
+    return m ? this.channels.get(ch.name.slice(0, -1) + (m[3] === '1' ? '2' : '1')) : undefined;
+  }
+
+  private enter(ch: TrackedChannel, bridge: string, technology: string, type: string): void {
     if (ch.bridge && ch.bridge !== bridge) this.leave(ch);
-    let members = this.bridges.get(bridge);
-    if (!members) this.bridges.set(bridge, (members = new Set()));
-    members.add(ch.name);
+    let info = this.bridges.get(bridge);
+    if (!info) this.bridges.set(bridge, (info = { id: bridge, technology, type, members: new Set() }));
+    if (technology) info.technology = technology;
+    if (type) info.type = type;
+    info.members.add(ch.name);
     ch.bridge = bridge;
-    const inBridge = [...members].map((n) => this.channels.get(n)).filter((c): c is TrackedChannel => !!c);
-    for (const member of inBridge) {
-      for (const r of this.recordingsOn(member.name)) for (const other of inBridge) addParty(r, this.partyOf(other));
-    }
+    this.noteParties(bridge);
     this.hooks.channelChanged?.(ch);
-    this.checkFollowers(bridge);
+    this.hooks.bridgeChanged?.(bridge);
+  }
+
+  /**
+   * Adds the parties of a conversation to the recordings that are still in it. A recording whose conversation is
+   * known and differs is not touched: the call moved away from it and the runtime ends it (README "Calls that move").
+   */
+  noteParties(bridge: string): void {
+    const conv = this.conversation(bridge);
+    const conference = this.isConference(conv.bridges);
+    for (const member of conv.channels) {
+      for (const r of this.recordingsOn(member.name)) {
+        // The first two parties a recording shares a bridge with are its conversation, fixed at once: the call
+        // may move again before the runtime gets round to judging it.
+        if (!r.conversation && !conference && conv.parties.length === 2) r.conversation = conv.parties;
+        if (r.conversation && !sameParties(r.conversation, conv.parties) && !conference) continue;
+        for (const c of conv.partyChannels) addParty(r, this.partyOf(c));
+      }
+    }
+  }
+
+  /** A ConfBridge (softmix) or a holding bridge (parking): many parties, or none talking to each other. */
+  isConference(bridges: string[]): boolean {
+    return bridges.some((b) => /softmix|holding/.test(this.bridges.get(b)?.technology ?? ''));
   }
 
   private leave(ch: TrackedChannel): void {
     if (!ch.bridge) return;
-    const members = this.bridges.get(ch.bridge);
-    members?.delete(ch.name);
-    if (members && members.size === 0) this.bridges.delete(ch.bridge);
+    const bridge = ch.bridge;
+    const info = this.bridges.get(bridge);
+    info?.members.delete(ch.name);
+    if (info && info.members.size === 0) this.bridges.delete(bridge);
     ch.bridge = null;
     this.hooks.channelChanged?.(ch);
+    if (info && info.members.size > 0) this.hooks.bridgeChanged?.(bridge);
+  }
+
+  /** A deny on a channel: the whole call (its linkedid, and whoever it is talking to) objected to recording. */
+  private object(ch: TrackedChannel, now: Date): void {
+    const call = this.callOf(ch.name);
+    const at = this.objectionOf(call) ?? now;
+    for (const c of call) this.objections.set(c.linkedid, at);
+    for (const c of call) for (const r of this.recordingsOn(c.name)) r.objectedAt ??= at;
+    this.hooks.objection?.(ch, at);
   }
 
   private hangup(name: string, now: Date, reason: 'hangup' | 'vanished' = 'hangup'): void {
@@ -332,9 +437,8 @@ export class CallTracker {
     this.channels.delete(name);
     this.recentlyGone.add(ch.uniqueid);
     if (this.recentlyGone.size > 1000) this.recentlyGone.delete(this.recentlyGone.values().next().value!);
-    this.transfers.delete(name);
-    this.followers.delete(name);
-    for (const [from, to] of this.transfers) if (to === name) this.transfers.delete(from);
+    // The objection lives as long as a channel of its call does.
+    if (this.objections.has(ch.linkedid) && ![...this.channels.values()].some((c) => c.linkedid === ch.linkedid)) this.objections.delete(ch.linkedid);
     this.hooks.channelChanged?.(ch);
   }
 
@@ -358,10 +462,12 @@ export class CallTracker {
       origin: expected?.origin ?? origin,
     };
     if (expected?.previousPart) r.previousPart = expected.previousPart;
+    if (expected?.conversation) r.conversation = expected.conversation;
+    const objected = this.objectionOf(this.callOf(ch.name));
+    if (objected) r.objectedAt = objected;
     addParty(r, this.partyOf(ch));
-    for (const peer of this.bridgePeers(ch.name)) addParty(r, this.partyOf(peer));
     this.recordings.set(file, r);
-    for (const c of this.callOf(ch.name)) this.followers.delete(c.name);
+    if (ch.bridge) this.noteParties(ch.bridge);
     this.hooks.recordingStarted?.(r);
     this.hooks.channelChanged?.(ch);
     return r;
@@ -369,42 +475,27 @@ export class CallTracker {
 
   private end(r: ActiveRecording, reason: EndedRecording['reason'], now: Date): void {
     if (!this.recordings.delete(r.file)) return;
-    const transferee = this.transfers.get(r.channel);
-    this.hooks.recordingEnded?.({ recording: r, reason, endedAt: now });
-    if (transferee && reason === 'hangup' && this.channels.has(transferee)) {
-      this.followers.set(transferee, r);
-      const bridge = this.channels.get(transferee)!.bridge;
-      if (bridge) this.checkFollowers(bridge);
-    }
     const ch = this.channels.get(r.channel);
+    if (!r.objectedAt && ch) {
+      const objected = this.objectionOf(this.callOf(ch.name));
+      if (objected) r.objectedAt = objected;
+    }
+    this.hooks.recordingEnded?.({ recording: r, reason, endedAt: now });
     if (ch) this.hooks.channelChanged?.(ch);
-  }
-
-  private noteTransfer(transferer: string | undefined, transferee: string | undefined): void {
-    if (transferer && transferee && transferer !== transferee) this.transfers.set(transferer, transferee);
-  }
-
-  /** A follower whose bridge now holds another party and no recording gets its continuation (once). */
-  private checkFollowers(bridge: string): void {
-    if (this.followers.size === 0) return;
-    const members = [...(this.bridges.get(bridge) ?? [])];
-    const followers = members.filter((n) => this.followers.has(n));
-    if (followers.length === 0) return;
-    if (members.some((n) => this.recordingsOn(n).length > 0)) {
-      for (const f of followers) this.followers.delete(f);
-      return;
-    }
-    if (members.length < 2) return;
-    for (const f of followers) {
-      const previous = this.followers.get(f)!;
-      this.followers.delete(f);
-      this.hooks.followTransfer?.({ channel: f, previous });
-    }
   }
 }
 
+export function sameParties(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
 function addParty(r: ActiveRecording, p: PartySeen): void {
-  if (!p.number || r.participants.some((q) => q.number === p.number)) return;
+  if (!p.number) return;
+  const known = r.participants.find((q) => q.number === p.number);
+  if (known) {
+    if (!known.name && p.name) known.name = p.name;
+    return;
+  }
   r.participants.push(p);
 }
 

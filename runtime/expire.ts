@@ -45,7 +45,7 @@ export interface DeletionRecord {
   /** SHA-256 of the journal file's bytes, so the journal hash chain stays checkable across deletions. */
   journalSha256: string | null;
   deletedAt: string;
-  reason: 'retention' | 'retention-no-journal' | 'subject-request';
+  reason: 'retention' | 'retention-no-journal' | 'subject-request' | 'objection';
   /** For an erasure on request: the reason given and who ran it (`mitschnitt subject --erase`). */
   note?: string;
   by?: string;

@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { retentionDaysFrom, type Retention } from '../generator/retention.ts';
 import { access, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import { DeletionLog } from './expire.ts';
 import type { Policy, PolicyNumber } from '../generator/policy.ts';
 import { enqueueDelivery } from './delivery-queue.ts';
 import { atomicWrite, journalPathFor, stateDir, type Journal, type JournalDraft, type JournalWriter, type Party } from './journal.ts';
@@ -26,10 +27,12 @@ export interface FinishedRecording {
   decision?: Journal['decision'];
   previousPart?: string;
   recovered?: boolean;
+  /** The caller objected while this recording ran (a deny on the call): settings.objection says what happens. */
+  objectedAt?: Date;
 }
 
 /** Written when a recording starts, so a restart still knows caller, callee and rule (`.mitschnitt/pending/<id>.json`). */
-export type PendingSidecar = Omit<FinishedRecording, 'end' | 'start' | 'recovered'> & { start: string };
+export type PendingSidecar = Omit<FinishedRecording, 'end' | 'start' | 'recovered' | 'objectedAt'> & { start: string; objectedAt?: string };
 
 export interface JournalFinisherOptions {
   spool: string;
@@ -77,8 +80,8 @@ export class JournalFinisher {
   }
 
   async writePending(rec: Omit<FinishedRecording, 'end'>): Promise<void> {
-    const { recovered: _unused, ...rest } = rec;
-    const sidecar: PendingSidecar = { ...rest, start: rec.start.toISOString() };
+    const { recovered: _unused, objectedAt, ...rest } = rec;
+    const sidecar: PendingSidecar = { ...rest, start: rec.start.toISOString(), ...(objectedAt ? { objectedAt: objectedAt.toISOString() } : {}) };
     await atomicWrite(pendingPath(this.o.spool, rec.audioPath), `${JSON.stringify(sidecar, null, 2)}\n`);
   }
 
@@ -108,6 +111,7 @@ export class JournalFinisher {
       log.info('empty recording discarded', { audio, durationSeconds: wav.durationSeconds, channel: rec.channel });
       return null;
     }
+    if (rec.objectedAt && this.objectionPolicy() === 'discard') return this.discardObjected(rec, wav.durationSeconds, size, journalPath);
     const draft = this.draft(rec, wav.durationSeconds, size, await sha256File(audio));
     // Queued before the journal exists: a crash in between leaves an unjournaled file, which the next start
     // journals and queues again (idempotent per id); the other order could lose the delivery for good.
@@ -117,6 +121,44 @@ export class JournalFinisher {
     log.info(rec.recovered ? 'recording recovered and journaled' : 'recording journaled', {
       journal: journalPath, durationSeconds: journal.durationSeconds, rule: journal.rule, decision: journal.decision,
     });
+    this.o.onJournal?.(journalPath, journal);
+    return journalPath;
+  }
+
+  /** settings.objection: `discard` (default) or `keep`. */
+  private objectionPolicy(): 'discard' | 'keep' {
+    return (this.o.policy.settings as { objection?: string }).objection === 'keep' ? 'keep' : 'discard';
+  }
+
+  /**
+   * The caller objected and settings.objection is `discard`: the audio is deleted — first logged in
+   * deletions.log (fsynced, with the audio's SHA-256, as expire does), then unlinked — and the journal says so
+   * (`audioDiscarded`, size 0, no sha256). Nothing is delivered. A crash before the unlink leaves audio without
+   * a journal; the next scan does this again (the log may then name it twice, never zero times).
+   */
+  private async discardObjected(rec: FinishedRecording, durationSeconds: number, size: number, journalPath: string): Promise<string> {
+    const audio = rec.audioPath;
+    const draft = this.draft(rec, durationSeconds, 0, undefined);
+    const log = await DeletionLog.open(this.o.spool);
+    try {
+      await log.append([{
+        id: draft.id,
+        sha256: await sha256File(audio),
+        journalSha256: null,
+        deletedAt: new Date().toISOString(),
+        reason: 'objection',
+        audio: relative(this.o.spool, audio),
+        start: draft.start,
+        retentionDays: draft.retentionDays,
+      }]);
+    } finally {
+      await log.close();
+    }
+    await unlink(audio);
+    draft.audioDiscarded = true;
+    const journal = await this.o.writer.write(journalPath, draft);
+    await rm(pendingPath(this.o.spool, audio), { force: true });
+    this.o.log.info('recording discarded: the caller objected', { journal: journalPath, audio, sizeBytes: size, objectedAt: journal.objection?.at });
     this.o.onJournal?.(journalPath, journal);
     return journalPath;
   }
@@ -142,7 +184,7 @@ export class JournalFinisher {
     }
   }
 
-  private draft(rec: FinishedRecording, durationSeconds: number, sizeBytes: number, sha256: string): JournalDraft {
+  private draft(rec: FinishedRecording, durationSeconds: number, sizeBytes: number, sha256: string | undefined): JournalDraft {
     const { policy } = this.o;
     const v = rec.vars;
     const decision = rec.decision ?? (isDecision(v.MITSCHNITT_DECISION) ? v.MITSCHNITT_DECISION : 'auto');
@@ -181,7 +223,7 @@ export class JournalFinisher {
       decision,
       rule,
       sizeBytes,
-      sha256,
+      ...(sha256 !== undefined ? { sha256 } : {}),
       channel: rec.channel,
       uniqueid: rec.uniqueid,
       linkedid: rec.linkedid,
@@ -190,6 +232,7 @@ export class JournalFinisher {
     if (ruleRetention.retentionYears !== undefined) draft.retentionYears = ruleRetention.retentionYears;
     if (rec.recovered) draft.recovered = true;
     if (rec.previousPart) draft.previousPart = rec.previousPart;
+    if (rec.objectedAt) draft.objection = { at: rec.objectedAt.toISOString() };
     return draft;
   }
 

@@ -28,8 +28,8 @@ export interface Journal {
   decision: 'auto' | 'force' | 'manual';
   rule: string | null;
   sizeBytes: number;
-  /** SHA-256 of the audio file, hex. */
-  sha256: string;
+  /** SHA-256 of the audio file, hex; absent only when the audio was discarded (`audioDiscarded`). */
+  sha256?: string;
   /** SHA-256 of the previous journal file's bytes (hash chain), null for the first journal of a spool. */
   previousHash: string | null;
   channel: string;
@@ -40,8 +40,12 @@ export interface Journal {
   retentionYears?: number;
   /** Set when the runtime found the recording at start-up instead of seeing it end. */
   recovered?: true;
-  /** Id of the recording this one continues (the call was transferred away from the recording channel). */
+  /** Id of the recording this one continues (the call moved: transfer, redirect, pickup, …). */
   previousPart?: string;
+  /** The caller objected (a deny on the call while this recording ran): when. */
+  objection?: { at: string };
+  /** The objected audio was deleted (settings.objection `discard`, logged in deletions.log): size 0, no sha256. */
+  audioDiscarded?: true;
 }
 
 /** A journal before it is put into the chain: everything but the previous hash. */

@@ -2,10 +2,11 @@ import { access } from 'node:fs/promises';
 import type { Policy, PolicyNumber, PolicyUser } from '../generator/policy.ts';
 import type { AmiResponse } from './ami-client.ts';
 import type { ActiveCall, CallControl, ControlResult } from './call-control.ts';
-import type { ActiveRecording, CallTracker, TrackedChannel, TransferFollow } from './call-tracker.ts';
+import type { ActiveRecording, CallTracker, TrackedChannel } from './call-tracker.ts';
+import type { NewPart, PartControl } from './call-follower.ts';
 import { journalPathFor } from './journal.ts';
 import type { Logger } from './log.ts';
-import { recordingId, recordingPath, type AudioFormat } from './recording-names.ts';
+import { ownRecordingPath, type AudioFormat } from './recording-names.ts';
 
 /** The part of the AMI session this module needs (a test may hand in anything that answers actions). */
 export interface AmiActions {
@@ -26,14 +27,19 @@ const MIXMON_OPTIONS = 'bi(MITSCHNITT_MIXMON_ID)';
  * - start/stop needs MITSCHNITT_DECISION=manual, MITSCHNITT_MANUAL=1 or MDC_MON_MODE=manual, and the asking user
  *   must be a party of the call (their own phone channel is in it);
  * - pause/resume (card numbers): on manual and auto recordings, never on `force`.
- * A manual recording is a MixMonitor on the user's own channel, named like the dialplan's recordings.
+ * A manual recording is a MixMonitor on the user's own channel, named like the dialplan's recordings but with the
+ * start in milliseconds (ownRecordingPath). It also starts and stops the parts of calls that move (call-follower.ts).
  */
-export class RecordingControl implements CallControl {
+export class RecordingControl implements CallControl, PartControl {
   private readonly changeListeners = new Set<(userId: string) => void>();
   private readonly journalListeners = new Set<(journalPath: string) => void>();
   private readonly usersByExt = new Map<string, PolicyUser>();
-  /** Transferees whose continuation MixMonitor is being started (a PJSIP attended transfer ends two recordings). */
-  private readonly continuing = new Set<string>();
+  /** Channels whose MixMonitor is being started: a second start on the same channel waits for none and is refused. */
+  private readonly starting = new Set<string>();
+  /** File names handed out and not yet seen as recordings: a name is never given twice. */
+  private readonly reserved = new Set<string>();
+  /** Recordings being stopped (a moved call and an objection may ask at once). */
+  private readonly stopping = new Set<string>();
 
   constructor(
     private readonly o: {
@@ -66,7 +72,7 @@ export class RecordingControl implements CallControl {
         startedAt: ch.createdAt.toISOString(),
         recording: Boolean(rec),
         paused: rec?.paused ?? false,
-        manualAllowed: rightToRecord(call, ch, this.numberOf(userId)).allowed,
+        manualAllowed: this.right(call, ch, userId).allowed,
       };
     });
   }
@@ -75,11 +81,11 @@ export class RecordingControl implements CallControl {
     const ch = this.userChannels(userId).find((c) => c.uniqueid === callId);
     if (!ch) return noCall();
     const call = this.o.tracker.callOf(ch.name);
-    const right = rightToRecord(call, ch, this.numberOf(userId));
+    const right = this.right(call, ch, userId);
     if (!right.allowed) return notAllowed(right.why);
     const existing = this.recordingOf(call);
     if (existing) return { ok: true, recording: true, paused: existing.paused };
-    return this.start(ch, userId);
+    return this.start(ch, userId, { origin: 'manual' });
   }
 
   async stopRecording(userId: string, callId: string): Promise<ControlResult> {
@@ -89,7 +95,7 @@ export class RecordingControl implements CallControl {
     const rec = this.recordingOf(call);
     if (!rec) return { ok: true, recording: false, paused: false };
     if (!isManual(rec)) return notAllowed('this recording was started by a rule and cannot be stopped by hand');
-    const right = rightToRecord(call, ch, this.numberOf(userId));
+    const right = this.right(call, ch, userId);
     if (!right.allowed) return notAllowed(right.why);
     return this.stop(rec, userId);
   }
@@ -140,23 +146,25 @@ export class RecordingControl implements CallControl {
     return this.usersByExt.get(this.o.tracker.partyOf(ch).number);
   }
 
-  /**
-   * The recording channel left the call in a transfer; the rest of the call is recorded on the transferee as a
-   * second part linked to the first, under the first part's decision and rule — unless the call now says deny.
-   */
-  async continueAfterTransfer(f: TransferFollow): Promise<void> {
-    const ch = this.o.tracker.channels.get(f.channel);
-    if (!ch || this.continuing.has(ch.name) || this.o.tracker.recordingsOn(ch.name).length > 0) return;
-    const call = this.o.tracker.callOf(ch.name);
-    if (call.some((c) => c.vars.get('MITSCHNITT_DECISION') === 'deny' || (c.vars.get('MDC_MON_MODE') ?? '').toLowerCase() === 'deny')) {
-      this.o.log.info('transfer: not continuing the recording, the new call denies recording', { channel: ch.name, previous: f.previous.file });
-      return;
+  /** A new part of a call that moved (call-follower.ts): MixMonitor on `ch` for the conversation's new decision. */
+  async startPart(ch: TrackedChannel, part: NewPart): Promise<boolean> {
+    if (this.o.tracker.objectionOf(this.o.tracker.callOf(ch.name))) return false;
+    const result = await this.start(ch, null, { origin: 'continuation', ...part });
+    if (!result.ok) this.o.log.error('call moved: could not record the new conversation', { channel: ch.name, reason: result.message });
+    return result.ok;
+  }
+
+  /** Ends a recording whose conversation is over (the call moved) or that the caller objected to. */
+  async stopPart(rec: ActiveRecording, why: string): Promise<boolean> {
+    if (this.stopping.has(rec.file) || !this.o.tracker.recordings.has(rec.file)) return false;
+    this.stopping.add(rec.file);
+    try {
+      const r = await this.stopMixMonitor(rec);
+      if (r.ok) this.o.log.info('recording stopped', { why, channel: rec.channel, audio: rec.file });
+      return r.ok;
+    } finally {
+      this.stopping.delete(rec.file);
     }
-    const previousPart = recordingId(f.previous.file);
-    this.continuing.add(ch.name);
-    const result = await this.start(ch, null, 'continuation', previousPart, f.previous).finally(() => this.continuing.delete(ch.name));
-    if (result.ok) this.o.log.info('transfer: recording continues on the transferee', { channel: ch.name, previous: f.previous.file });
-    else this.o.log.error('transfer: could not continue the recording', { channel: ch.name, previous: f.previous.file, reason: result.message });
   }
 
   notifyCall(channelName: string): void {
@@ -204,62 +212,91 @@ export class RecordingControl implements CallControl {
     return undefined;
   }
 
+  /** Manual rights (rightToRecord), and never on a call someone objected on, even after that channel left. */
+  private right(call: TrackedChannel[], ch: TrackedChannel, userId: string): { allowed: true } | { allowed: false; why: string } {
+    if (this.o.tracker.objectionOf(call)) return { allowed: false, why: 'the caller objected to recording this call' };
+    return rightToRecord(call, ch, this.numberOf(userId));
+  }
+
   private async start(
     ch: TrackedChannel,
     userId: string | null,
-    origin: 'manual' | 'continuation' = 'manual',
-    previousPart?: string,
-    previous?: ActiveRecording,
+    part: { origin: 'manual' | 'continuation' } & Partial<NewPart>,
   ): Promise<ControlResult> {
     if (!/^[0-9]+\.[0-9]+$/.test(ch.uniqueid)) {
       // An Originate with ChannelId can give any uniqueid; it cannot name a file safely.
       return notAllowed(`channel ${ch.name} has a uniqueid that cannot name a recording file`);
     }
-    const file = await this.freeName(ch.uniqueid);
-    const rule = ch.vars.get('MITSCHNITT_RULE') || previous?.vars.get('MITSCHNITT_RULE') || '';
-    const beep = rule ? this.o.policy.rules[rule]?.beep : undefined;
-    const options = beep ? `${MIXMON_OPTIONS}B(${beep})` : MIXMON_OPTIONS;
-    this.o.tracker.expectRecording(file, origin, previousPart);
-    const r = await this.ami('MixMonitor', { Channel: ch.name, File: file, Options: options });
-    if (!r.ok) {
-      this.o.tracker.forgetExpected(file);
-      return r.result;
+    // One start per channel at a time: a double press must not give one channel two MixMonitors.
+    if (this.starting.has(ch.name)) return notAllowed('a recording is being started on this call already');
+    this.starting.add(ch.name);
+    let file = '';
+    try {
+      file = await this.freeName(ch.uniqueid);
+      const rule = part.rule ?? (ch.vars.get('MITSCHNITT_RULE') || '');
+      const beep = rule ? this.o.policy.rules[rule]?.beep : undefined;
+      const options = beep ? `${MIXMON_OPTIONS}B(${beep})` : MIXMON_OPTIONS;
+      this.o.tracker.expectRecording(file, part.origin, part.previousPart, part.conversation);
+      const r = await this.ami('MixMonitor', { Channel: ch.name, File: file, Options: options });
+      if (!r.ok) {
+        this.o.tracker.forgetExpected(file);
+        return r.result;
+      }
+      // Not inherited (no `__`): it names this channel's file only (contract: MITSCHNITT_FILE on the recording channel).
+      await this.ami('Setvar', { Channel: ch.name, Variable: 'MITSCHNITT_FILE', Value: file });
+      const rec = this.o.tracker.adoptRecording(ch.name, file, r.response.message.get('MixMonitorID') ?? null, part.origin);
+      if (rec && part.vars) {
+        // The new conversation's decision, not the one the channel inherited from the call's set-up.
+        for (const k of [...rec.vars.keys()]) if (k.startsWith('MITSCHNITT_') && k !== 'MITSCHNITT_FILE' && k !== 'MITSCHNITT_MIXMON_ID') rec.vars.delete(k);
+        for (const [k, v] of Object.entries(part.vars)) rec.vars.set(k, v);
+      }
+      if (userId) this.o.log.info('manual recording started', { userId, channel: ch.name, audio: file });
+      this.notifyCall(ch.name);
+      return { ok: true, recording: true, paused: false };
+    } finally {
+      this.starting.delete(ch.name);
+      if (file) this.reserved.delete(file);
     }
-    // Not inherited (no `__`): it names this channel's file only (contract: MITSCHNITT_FILE on the recording channel).
-    await this.ami('Setvar', { Channel: ch.name, Variable: 'MITSCHNITT_FILE', Value: file });
-    const rec = this.o.tracker.adoptRecording(ch.name, file, r.response.message.get('MixMonitorID') ?? null, origin);
-    if (rec && previous) {
-      for (const [k, v] of previous.vars) if (k.startsWith('MITSCHNITT_') && !rec.vars.get(k)) rec.vars.set(k, v);
-      if (previous.origin === 'manual') rec.vars.set('MITSCHNITT_DECISION', 'manual');
-      rec.participants.unshift(...previous.participants.filter((p) => !rec.participants.some((q) => q.number === p.number)));
-    }
-    if (userId) this.o.log.info('manual recording started', { userId, channel: ch.name, audio: file });
-    this.notifyCall(ch.name);
-    return { ok: true, recording: true, paused: false };
   }
 
   private async stop(rec: ActiveRecording, userId: string): Promise<ControlResult> {
-    const fields: Record<string, string> = { Channel: rec.channel };
-    if (rec.mixmonId) fields.MixMonitorID = rec.mixmonId;
-    const r = await this.ami('StopMixMonitor', fields);
+    const r = await this.stopMixMonitor(rec);
     if (!r.ok) return r.result;
-    // Cleared so a resync after a reconnect does not take this channel for a recording one.
-    await this.ami('Setvar', { Channel: rec.channel, Variable: 'MITSCHNITT_MIXMON_ID', Value: '' });
-    this.o.tracker.endRecording(rec.file);
     this.o.log.info('manual recording stopped', { userId, channel: rec.channel, audio: rec.file });
-    this.notifyCall(rec.channel);
     return { ok: true, recording: false, paused: false };
   }
 
-  /** The contract's file name; a second start within the same second on the same channel gets the next epoch. */
+  private async stopMixMonitor(rec: ActiveRecording): Promise<{ ok: true } | { ok: false; result: Extract<ControlResult, { ok: false }> }> {
+    const fields: Record<string, string> = { Channel: rec.channel };
+    if (rec.mixmonId) fields.MixMonitorID = rec.mixmonId;
+    const r = await this.ami('StopMixMonitor', fields);
+    if (!r.ok) {
+      // Gone already (hung up, stopped by the dialplan's own StopMixMonitor): the tracker ends it from the events.
+      return r;
+    }
+    // Cleared so a resync after a reconnect (or the routine on a redirected channel) does not take this channel for a recording one.
+    await this.ami('Setvar', { Channel: rec.channel, Variable: 'MITSCHNITT_MIXMON_ID', Value: '' });
+    this.o.tracker.endRecording(rec.file);
+    this.notifyCall(rec.channel);
+    return { ok: true };
+  }
+
+  /**
+   * A name nobody has used: `<uniqueid>-<epoch ms>` (ownRecordingPath). Reserved before the first await, so two
+   * starts at once never share one; a name taken by a recording, a file or a journal moves on by a millisecond
+   * (only possible for starts within the same millisecond, so the name stays true to the start).
+   */
   private async freeName(uniqueid: string): Promise<string> {
     const format = this.o.policy.settings.format as AudioFormat;
-    let epoch = Math.floor((this.o.now?.() ?? new Date()).getTime() / 1000);
+    let epochMs = (this.o.now?.() ?? new Date()).getTime();
     for (;;) {
-      const path = recordingPath(this.o.spool, uniqueid, epoch, format);
-      const taken = this.o.tracker.recordings.has(path) || (await exists(path)) || (await exists(journalPathFor(path)));
-      if (!taken) return path;
-      epoch++;
+      const path = ownRecordingPath(this.o.spool, uniqueid, epochMs, format);
+      if (!this.reserved.has(path) && !this.o.tracker.recordings.has(path)) {
+        this.reserved.add(path);
+        if (!(await exists(path)) && !(await exists(journalPathFor(path)))) return path;
+        this.reserved.delete(path);
+      }
+      epochMs++;
     }
   }
 

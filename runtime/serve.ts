@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AmiSession, type AmiSessionOptions } from './ami-session.ts';
 import type { AmiMessage } from './ami-parser.ts';
+import { CallFollower } from './call-follower.ts';
 import { CallTracker, type ActiveRecording, type EndedRecording } from './call-tracker.ts';
 import { createHttpServer, type Route } from './http-server.ts';
 import { JournalFinisher, readPending } from './journal-finisher.ts';
@@ -42,6 +43,8 @@ export interface ServeOptions {
   scanIntervalMs?: number;
   /** When the spool filesystem counts as running low (defaults: 2 GiB or 5 % free). */
   spaceThresholds?: SpaceThresholds;
+  /** How long a bridge must stay unchanged before a moved call is judged again (default 200 ms). */
+  moveSettleMs?: number;
 }
 
 export interface ServeHandle {
@@ -75,6 +78,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const writer = await JournalWriter.open(spool);
 
   let control: RecordingControl;
+  let follower: CallFollower;
   const ours = (file: string) => isSpoolRecording(spool, file);
   const finisher = new JournalFinisher({
     spool,
@@ -92,17 +96,23 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     void guarded.finally(() => background.delete(guarded));
   };
 
-  const tracker = new CallTracker(
+  const tracker: CallTracker = new CallTracker(
     {
       recordingStarted: (r) => {
+        follower.recordingStarted(r);
         if (ours(r.file)) track(rememberStart(r), 'writing the pending sidecar');
       },
       recordingEnded: (e) => {
         if (ours(e.recording.file)) track(journal(e), 'journaling');
         else log.debug('recording outside the spool ended; not ours to journal', { audio: e.recording.file });
       },
-      followTransfer: (f) => track(control.continueAfterTransfer(f), 'continuing a recording after a transfer'),
-      channelChanged: (ch) => (tracker.channels.has(ch.name) ? control.notifyCall(ch.name) : control.notifyChannelGone(ch)),
+      bridgeChanged: (bridge) => follower.bridgeChanged(bridge),
+      objection: (ch) => {
+        // The sidecars learn of the objection first: a crash now must not journal (or deliver) the audio as usual.
+        for (const r of tracker.recordings.values()) if (r.objectedAt && ours(r.file)) track(finisher.writePending(recordingFacts(r)), 'noting the objection in the sidecar');
+        track(follower.objection(ch), 'stopping the recordings of an objected call');
+      },
+      channelChanged: (ch): void => (tracker.channels.has(ch.name) ? control.notifyCall(ch.name) : control.notifyChannelGone(ch)),
     },
     (n) => Boolean(policy.numbers[n]),
   );
@@ -117,6 +127,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     ...o.ami,
   });
   control = new RecordingControl({ ami: session, tracker, policy, spool, log });
+  follower = new CallFollower({ tracker, policy, control, log, ...(o.moveSettleMs !== undefined ? { settleMs: o.moveSettleMs } : {}) });
 
   async function rememberStart(r: ActiveRecording): Promise<void> {
     const existing = await readPending(spool, r.file);
@@ -145,6 +156,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       participants: r.participants,
       ...(r.origin === 'manual' ? { decision: 'manual' as const } : {}),
       ...(r.previousPart ? { previousPart: r.previousPart } : {}),
+      ...(r.objectedAt ? { objectedAt: r.objectedAt } : {}),
     };
   }
 
@@ -203,14 +215,27 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     return r?.ok ? (r.message.get('Value') ?? '') : '';
   }
 
-  const scan = () =>
-    recoverSpool({
+  // A recording that ended shortly before a crash is too fresh for the first scan to judge: rescan when it is
+  // old enough, not only at the next periodic scan (README "Crash safety").
+  let recheck: NodeJS.Timeout | null = null;
+  let closing = false;
+  const scan = async () => {
+    const result = await recoverSpool({
       spool,
       finisher,
       log,
       isActive: (audio) => tracker.recordings.has(audio),
       ...(o.recoveryMinIdleMs !== undefined ? { minIdleMs: o.recoveryMinIdleMs } : {}),
     });
+    if (result.recheckInMs !== undefined && !recheck && !closing) {
+      recheck = setTimeout(() => {
+        recheck = null;
+        if (session.connected && !closing) track(scan(), 'spool rescan');
+      }, result.recheckInMs);
+      recheck.unref();
+    }
+    return result;
+  };
 
   const scanEvery = o.scanIntervalMs ?? 300_000;
   const scanTimer = scanEvery > 0 ? setInterval(() => session.connected && track(scan(), 'spool scan'), scanEvery) : null;
@@ -252,7 +277,10 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     session,
     synced: () => syncedNow,
     async close() {
+      closing = true;
       if (scanTimer) clearInterval(scanTimer);
+      if (recheck) clearTimeout(recheck);
+      follower.close();
       stopSpaceMonitor();
       closeWeb?.();
       await closeServer(server);

@@ -23,10 +23,10 @@ export interface RecoveryOptions {
  * Journals are marked `recovered`. Runs only after a successful AMI resync, so a live recording (whose
  * header-only file may sit unchanged while the phone rings) is never mistaken for a finished one.
  */
-export async function recoverSpool(o: RecoveryOptions): Promise<{ recovered: number; discarded: number; skippedActive: number }> {
+export async function recoverSpool(o: RecoveryOptions): Promise<RecoveryResult> {
   const minIdleMs = o.minIdleMs ?? 10_000;
   const now = (o.now ?? new Date()).getTime();
-  const result = { recovered: 0, discarded: 0, skippedActive: 0 };
+  const result: RecoveryResult = { recovered: 0, discarded: 0, skippedActive: 0 };
   const liveIds = new Set<string>();
   for (const dir of await dateDirs(o.spool)) {
     const names = await readdir(dir).catch(() => [] as string[]);
@@ -44,6 +44,9 @@ export async function recoverSpool(o: RecoveryOptions): Promise<{ recovered: num
       const s = await stat(audioPath).catch(() => null);
       if (!s || now - s.mtimeMs < minIdleMs) {
         result.skippedActive++;
+        // Written to lately and not known to be recording: a recording that ended just before the start (or one
+        // whose start event is on its way). Look again as soon as it has been idle long enough.
+        if (s) result.recheckInMs = Math.min(result.recheckInMs ?? Infinity, Math.max(0, s.mtimeMs + minIdleMs - now) + 100);
         continue;
       }
       const pending = await readPending(o.spool, audioPath);
@@ -58,6 +61,7 @@ export async function recoverSpool(o: RecoveryOptions): Promise<{ recovered: num
         participants: pending?.participants ?? [],
         ...(pending?.decision ? { decision: pending.decision } : {}),
         ...(pending?.previousPart ? { previousPart: pending.previousPart } : {}),
+        ...(pending?.objectedAt ? { objectedAt: new Date(pending.objectedAt) } : {}),
         recovered: true,
       });
       if (journal) result.recovered++;
@@ -67,6 +71,14 @@ export async function recoverSpool(o: RecoveryOptions): Promise<{ recovered: num
   await dropOrphanSidecars(o.spool, liveIds, now);
   if (result.recovered || result.discarded) o.log.info('spool scan finished', { spool: o.spool, ...result });
   return result;
+}
+
+export interface RecoveryResult {
+  recovered: number;
+  discarded: number;
+  skippedActive: number;
+  /** Set when an unjournaled file not known to be recording was too fresh to judge: scan again after this long. */
+  recheckInMs?: number;
 }
 
 /** `<spool>/YYYY/MM/DD` folders, oldest first (the runtime's own `.mitschnitt` is skipped). */

@@ -81,7 +81,7 @@ test('memory stays flat: after 10,000 calls (every 100th recorded) nothing is tr
     }
     await env.sync();
     await env.waitForJournals(100);
-    assert.equal(env.serve!.tracker.size, { expected: 0, channels: 0, bridges: 0, recordings: 0, followers: 0, transfers: 0 });
+    assert.equal(env.serve!.tracker.size, { expected: 0, channels: 0, bridges: 0, recordings: 0, objections: 0 });
     assert.is(env.fake.channels.size, 0);
     assert.ok(env.serve!.tracker.eventsProcessed > 100_000, `events processed: ${env.serve!.tracker.eventsProcessed}`);
   } finally {

@@ -555,6 +555,28 @@ export class FakeAmiServer {
     this.finishChannel(ch, cause);
   }
 
+  /**
+   * AMI Redirect of a bridged channel to `target` (an operator panel's transfer), as Asterisk 22 does it (seen on
+   * the engine, test/engine/moving-calls-redirect.test.ts): the redirected channel leaves the bridge for the
+   * dialplan, its peer leaves too and is hung up (its Dial is over), the bridge goes, and the redirected channel
+   * dials the target. A MixMonitor stays on its channel whatever happens.
+   */
+  redirect(name: string, target: PhoneSpec, answer = true): { target: string } {
+    const ch = this.mustChannel(name);
+    const bridge = ch.bridge;
+    if (!bridge) throw new Error('fake AMI: redirect of an unbridged channel');
+    const peer = this.mustChannel([...this.bridges.get(bridge)!].find((n) => n !== name)!);
+    this.setVar(ch, 'BRIDGEPEER', '');
+    ch.exten = target.number;
+    this.setVar(peer, 'BRIDGEPEER', '');
+    this.leaveBridge(ch);
+    this.leaveBridge(peer);
+    this.destroyBridge(bridge);
+    this.finishChannel(peer, 16);
+    const c = this.dial(ch, target, answer, ch.context);
+    return { target: c.name };
+  }
+
   /** The callee never answered: the caller gives up (CANCEL), the ringing channel goes first. */
   cancel(call: CallHandle): void {
     const caller = this.channels.get(call.caller);
