@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, parseFlags, UsageError, UserError, type Command } from '../bin/cli-support.ts';
 import type { Policy } from '../generator/policy.ts';
@@ -5,8 +6,7 @@ import { parseDateArg, parseRangeArgs } from './date-arg.ts';
 import { appendCliAudit, operator } from './cli-audit.ts';
 import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
 import { changeHolds, HOLD_ID, holdCovers, isActive, nextHoldId, readHolds, subjectOfJournal, type Hold, type HoldScope } from './legal-hold.ts';
-import { dayFolders, JOURNAL_NAME, normalizeNumber, readJournal, RECORDING_ID } from './spool-catalog.ts';
-import { readdir } from 'node:fs/promises';
+import { dayFolders, JOURNAL_NAME, normalizeNumber, readJournal, RECORDING_ID, requireSpool } from './spool-catalog.ts';
 
 const USAGE =
   'mitschnitt hold add (--recording ID | --number N | --user ID | --from DATE --to DATE)... --reason TEXT [--until DATE] [--config DIR] [--json]\n' +
@@ -39,7 +39,7 @@ export function checkedNumber(value: string, flag = '--number'): string {
   return n;
 }
 
-export function checkedUser(value: string, policy: Policy, flag = '--user'): string {
+export function checkedUser(value: string, flag = '--user'): string {
   if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(value)) throw new UsageError(`${flag} ${JSON.stringify(value.slice(0, 50))} is not a user id (lower-case letters, digits, -)`);
   return value;
 }
@@ -122,6 +122,7 @@ async function add(argv: string[]): Promise<number> {
   const until = values.until === undefined ? undefined : parseDateArg('--until', values.until, true);
   if (until !== undefined && until <= Date.now()) throw new UsageError('--until lies in the past: such a hold would keep nothing');
   const policy = await loadPolicy(values.config);
+  await requireSpool(policy.settings.spool);
   const scope: HoldScope = {};
   if (values.recording !== undefined) {
     scope.recording = checkedRecordingId(values.recording);
@@ -129,7 +130,7 @@ async function add(argv: string[]): Promise<number> {
     if (parts.length > 0) scope.parts = parts;
   }
   if (values.number !== undefined) scope.number = checkedNumber(values.number);
-  if (values.user !== undefined) scope.user = checkedUser(values.user, policy);
+  if (values.user !== undefined) scope.user = checkedUser(values.user);
   if (range.from !== undefined) scope.from = new Date(range.from).toISOString();
   if (range.to !== undefined) scope.to = new Date(range.to).toISOString();
   if (Object.keys(scope).length === 0) throw new UsageError('say what to hold: --recording, --number, --user and/or --from/--to');
@@ -157,6 +158,7 @@ async function list(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { config: { type: 'string', default: DEFAULT_CONFIG_DIR }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } });
   const policy = await loadPolicy(values.config);
   const spool = policy.settings.spool;
+  await requireSpool(spool);
   const now = Date.now();
   const holds = (await withSystemErrors('hold', () => readHolds(spool))).filter((h) => values.all || isActive(h, now));
   const counts = await coveredCounts(spool, holds, policy);

@@ -1,5 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UserError } from '../bin/cli-support.ts';
 import type { Journal, Party } from './journal.ts';
 
 /**
@@ -11,6 +12,19 @@ import type { Journal, Party } from './journal.ts';
 export const RECORDING_ID = /^[0-9]{1,20}\.[0-9]{1,20}-[0-9]{1,20}$/;
 export const JOURNAL_NAME = /^([0-9]{1,20}\.[0-9]{1,20}-[0-9]{1,20})\.json$/;
 export const AUDIO_NAME = /^([0-9]{1,20}\.[0-9]{1,20}-[0-9]{1,20})\.(wav|WAV)$/;
+
+/**
+ * A spool that is missing or unreadable must never look like an empty one: "no recordings of this person" or "all
+ * verified" would be a false answer. The compliance commands call this first.
+ */
+export async function requireSpool(spool: string): Promise<void> {
+  const info = await stat(spool).catch((err: NodeJS.ErrnoException) => err);
+  if (info instanceof Error) throw new UserError(`the spool ${spool} (settings.spool) cannot be read: ${info.message}`);
+  if (!info.isDirectory()) throw new UserError(`the spool ${spool} (settings.spool) is not a folder`);
+  await readdir(spool).catch((err: Error) => {
+    throw new UserError(`the spool ${spool} (settings.spool) cannot be read: ${err.message}`);
+  });
+}
 
 export interface DayFolder {
   /** Absolute path. */

@@ -10,6 +10,7 @@ import { eraseRecordings, type ErasureOutcome } from './subject-erase.ts';
 import { exportRecordings, prepareExportDir, type ExportedRecording } from './subject-export.ts';
 import { renderSubjectReport } from './subject-report.ts';
 import { describeQuery, findSubjectRecordings } from './subject-request.ts';
+import { requireSpool } from './spool-catalog.ts';
 
 const USAGE =
   'mitschnitt subject (--number N | --user ID)... [--since DATE] [--until DATE] [--export DIR] [--erase --reason TEXT [--include-held]] [--report FILE] [--json] [--config DIR]\n' +
@@ -35,7 +36,7 @@ export const subjectCommand: Command = {
     });
     const policy = await loadPolicy(values.config);
     const numbers = [...new Set(values.number.map((n) => checkedNumber(n)))];
-    const users = [...new Set(values.user.map((u) => checkedUser(u, policy)))];
+    const users = [...new Set(values.user.map((u) => checkedUser(u)))];
     if (numbers.length + users.length === 0) throw new UsageError('say whose recordings: --number N and/or --user ID');
     const range = parseRangeArgs('--since', values.since, '--until', values.until);
     if (!values.erase && (values.reason !== undefined || values['include-held'])) throw new UsageError('--reason and --include-held belong to --erase');
@@ -43,6 +44,7 @@ export const subjectCommand: Command = {
     const spool = policy.settings.spool;
     const by = operator();
     const query = { numbers, users, ...range };
+    await requireSpool(spool);
     const holds = await withSystemErrors('subject', () => HoldSet.load(spool, policy));
     const result = await withSystemErrors('subject', () => findSubjectRecordings(spool, policy, query, holds));
     const detail = `${describeQuery(query)} found=${result.matches.length}`;

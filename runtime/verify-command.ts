@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { EXIT, parseFlags, UsageError, UserError, type Command } from '../bin/cli-support.ts';
+import { EXIT, parseFlags, UserError, type Command } from '../bin/cli-support.ts';
 import { appendCliAudit } from './cli-audit.ts';
 import { parseDateArg } from './date-arg.ts';
 import { DEFAULT_CONFIG_DIR, loadPolicy, withSystemErrors } from './delivery-config.ts';
 import { verifySpool } from './integrity-verify.ts';
 import { createLogger } from './log.ts';
+import { requireSpool } from './spool-catalog.ts';
 import { renderVerifyReport } from './verify-report.ts';
 import { mailVerifyFindings } from './verify-mail.ts';
 import { mergeVerifyState, readVerifyState, writeVerifyState } from './verify-state.ts';
@@ -40,6 +41,7 @@ export const verifyCommand: Command = {
     }
     const spool = policy.settings.spool;
     const log = createLogger();
+    await requireSpool(spool);
     const report = await withSystemErrors('verify', () => verifySpool({ spool, since }));
     await withSystemErrors('verify', async () => writeVerifyState(spool, mergeVerifyState(await readVerifyState(spool), report)));
     const text = renderVerifyReport(report, policy.host);
@@ -79,4 +81,3 @@ export const verifyCommand: Command = {
     }
   },
 };
-void UsageError;

@@ -160,4 +160,13 @@ test('usage errors: exit 2, no stack; --mail without adminEmail: exit 1', async 
   assert.match(r.stderr, /--mail needs settings.adminEmail/);
 });
 
+test('a missing spool is an error (exit 1), never "all verified"; subject and hold say the same', async () => {
+  await rm(s.ws.spool, { recursive: true, force: true });
+  for (const args of [['verify'], ['subject', '--number', '+4930123456'], ['hold', 'list']]) {
+    const r = await cli([...args, ...cfg()]);
+    assert.is(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /the spool .* \(settings\.spool\) cannot be read: ENOENT/);
+  }
+});
+
 test.run();
