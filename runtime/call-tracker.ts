@@ -125,8 +125,9 @@ export class CallTracker {
         const bare = (m.get('Variable') ?? '').replace(/^_{1,2}/, '');
         const value = m.get('Value') ?? '';
         ch.vars.set(bare, value);
-        for (const r of this.recordingsOn(ch.name)) if (bare !== 'MITSCHNITT_DECISION' || value !== 'deny') r.vars.set(bare, value);
         if (bare === 'MITSCHNITT_DECISION' && value === 'deny') this.object(ch, now);
+        // An objected recording keeps the decision it was made under (the routine's deny MSet blanks rule etc.).
+        for (const r of this.recordingsOn(ch.name)) if (!r.objectedAt) r.vars.set(bare, value);
         return;
       }
       case 'DialBegin': {
