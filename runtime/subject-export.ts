@@ -1,5 +1,5 @@
-import { copyFile, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, realpath, rmdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../bin/cli-support.ts';
 import { hashFile } from './integrity-verify.ts';
 import { readHead, stateDir } from './journal.ts';
@@ -26,8 +26,13 @@ export interface ExportedRecording {
 /** The folder must be new or empty, and outside the spool (an export inside it would look like tampering). */
 export async function prepareExportDir(dir: string, spool: string): Promise<string> {
   const abs = resolve(dir);
-  const rel = relative(resolve(spool), abs);
-  if (rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'))) throw new UserError(`--export ${dir} lies inside the spool; choose a folder elsewhere`);
+  // Compared through symlinks too: a link into the spool is inside it.
+  const real = await realpath(abs).catch(async () => join(await realpath(dirname(abs)).catch(() => dirname(abs)), basename(abs)));
+  const realSpool = await realpath(spool).catch(() => resolve(spool));
+  for (const [a, b] of [[abs, resolve(spool)], [real, realSpool]]) {
+    const rel = relative(b!, a!);
+    if (rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'))) throw new UserError(`--export ${dir} lies inside the spool; choose a folder elsewhere`);
+  }
   const info = await stat(abs).catch(() => null);
   if (info && !info.isDirectory()) throw new UserError(`--export ${dir} exists and is not a folder`);
   if (info && (await readdir(abs)).length > 0) throw new UserError(`--export ${dir} is not empty; give a new or empty folder`);

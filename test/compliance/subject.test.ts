@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { access, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { enqueueDelivery, finishQueueItem, listQueue } from '../../runtime/delivery-queue.ts';
 import { cli, daysAgo, jsonLines, makeSpool, type Spool } from './support.ts';
@@ -106,6 +106,10 @@ test('export: audio and journals byte for byte, SHA256SUMS and the jq procedure 
   assert.is(again.code, 1);
   assert.match(again.stderr, /is not empty/);
   again = await cli(['subject', ...cfg(), '--number', CUSTOMER, '--export', join(s.ws.spool, 'x')]);
+  assert.is(again.code, 1);
+  assert.match(again.stderr, /lies inside the spool/);
+  await symlink(join(s.ws.spool, '.mitschnitt'), join(s.ws.root, 'innocent-looking'));
+  again = await cli(['subject', ...cfg(), '--number', CUSTOMER, '--export', join(s.ws.root, 'innocent-looking', 'new')]);
   assert.is(again.code, 1);
   assert.match(again.stderr, /lies inside the spool/);
   const audit = await jsonLines<Record<string, string>>(join(s.ws.spool, '.mitschnitt', 'audit.log'));
