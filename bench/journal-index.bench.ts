@@ -3,8 +3,9 @@
 // The web client runs in its own process (bench/journal-index-server.ts): time from start to the first journal
 // page answered, cold (no index file: built from the journals) and warm (index file present); its RSS; page and
 // filter latencies p50/p99 over HTTP; how long a new journal takes to show up (SSE event, then in the list).
+// (Replaces bench/web.bench.ts, which measured the in-memory index this one replaced.)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -72,6 +73,14 @@ try {
     );
   }
   console.log(`(setup: wrote the journals in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  // The floor of a cold build: reading and parsing the same files, nothing else.
+  t = performance.now();
+  let parsed = 0;
+  for (const y of readdirSync(spool).filter((n) => /^\d{4}$/.test(n)))
+    for (const m of readdirSync(join(spool, y)))
+      for (const d of readdirSync(join(spool, y, m)))
+        for (const f of readdirSync(join(spool, y, m, d))) parsed += JSON.parse(readFileSync(join(spool, y, m, d, f), 'utf8')) ? 1 : 0;
+  console.log(`floor of a cold build: readFileSync + JSON.parse of the ${parsed.toLocaleString('en')} journals: ${((performance.now() - t) / 1000).toFixed(1)} s`);
   writeFileSync(policyFile, JSON.stringify(policy));
   for (const id of ['u0', 'u5']) await storeWebUserHash(secrets, id, await hashPassword(`password-${id}`));
 
