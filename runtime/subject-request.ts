@@ -92,6 +92,8 @@ export async function findSubjectRecordings(spool: string, policy: Policy, query
       if (query.to !== undefined && !(start < query.to)) continue;
       const matchedAs: string[] = [];
       for (const p of partiesOf(j)) {
+        // Participants repeat caller and callee: name each party once, in its main role.
+        if (role(j, p) === 'participant' && (p.number === j.caller?.number || p.number === j.callee?.number)) continue;
         const n = normalizeNumber(p.number);
         const asUser = p.userId && users.has(p.userId) ? p.userId : !p.userId ? userExts.get(p.number) : undefined;
         if (numbers.has(n) || asUser) {
