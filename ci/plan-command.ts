@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import { BUNDLED_RULES, parseFlags, type Command } from '../bin/cli-support.ts';
 import type { Host } from '../generator/rule-set.ts';
 import { buildAndSelect, COMMON_FLAGS, positiveInt, sshSetup } from './command-support.ts';
@@ -6,9 +5,11 @@ import { sshTarget } from './deploy.ts';
 import type { KnownHostsEntry } from './host-key.ts';
 import { computePlan, DIALPLAN_FILE, formatPlan, hasChanges, unifiedDiff, type HostPlan } from './plan.ts';
 import { readLocalRelease } from './release-files.ts';
-import { dialplanVersion, runningDialplanVersion } from './reload-verify.ts';
-import { readRemoteState } from './remote-state.ts';
-import { connectSsh, type SshAuth } from './ssh-connection.ts';
+import { versionMismatch } from './host-package.ts';
+import { driftedFiles, hashList, parsePlanState, PLAN_STATE_SCRIPT } from './plan-state.ts';
+import { dialplanVersion } from './reload-verify.ts';
+import { connectSsh, RemoteError, type SshAuth } from './ssh-connection.ts';
+import { sh } from './shell.ts';
 import { checkRootAccess } from './sudo.ts';
 
 /** Exit codes of `plan` (like `terraform plan -detailed-exitcode`): 3 = there is something to deploy. */
@@ -24,35 +25,51 @@ export interface HostPlanReport {
   pending?: string[];
   /** Set when the files are current but Asterisk runs another dialplan version: deploy would reload it. */
   staleDialplan?: string;
+  /** The mitschnitt version installed on the host (null: none on the PATH). */
+  hostVersion?: string | null;
+  /** Why deploy would refuse the host (another mitschnitt version): `--package` upgrades it. */
+  versionMismatch?: string;
+  /** Asterisk includes none of the deployed files yet: `deploy --bootstrap` adds the #include lines. */
+  notIncluded?: boolean;
   error?: string;
 }
 
-/** Reads what is deployed (read-only: no lock, nothing written) and compares it with the build. */
+/**
+ * Reads what is deployed with one read-only command (plan-state.ts: also what a plan-only key is pinned to on the
+ * host) and compares it with the build. No lock, nothing written.
+ */
 export async function planHost(host: Host, outDir: string, auth: SshAuth, knownHosts?: KnownHostsEntry[]): Promise<HostPlanReport> {
   let session;
   try {
     const release = readLocalRelease(outDir, host.name);
     session = await connectSsh(sshTarget(host, knownHosts), auth);
-    // Read-only, but `asterisk -rx` needs root: a non-root user plans through the same sudo rule as deploy.
-    await checkRootAccess(session);
-    const state = await readRemoteState(session, host.dir);
-    const plan = computePlan(release.manifest, state.manifest, state.drifted);
+    const r = await session.exec(sh`/bin/sh -c ${PLAN_STATE_SCRIPT} plan-state ${host.dir} ${host.asteriskDir}`, hashList(release.manifest));
+    if (!r.stdout.startsWith('mitschnitt-plan-state')) {
+      // `asterisk -rx` needs root: a non-root user plans through the deploy user's sudo rule; say what is missing.
+      await checkRootAccess(session);
+      throw new RemoteError(`${host.name}: reading the deployed state failed (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+    }
+    const state = parsePlanState(r.stdout, host.name);
+    const plan = computePlan(release.manifest, state.manifest, driftedFiles(state));
+    const extra = {
+      hostVersion: state.version,
+      ...(versionMismatch(host.name, state.version) ? { versionMismatch: versionMismatch(host.name, state.version)! } : {}),
+      ...(state.includes === 0 ? { notIncluded: true } : {}),
+    };
+    const attention = extra.versionMismatch !== undefined || extra.notIncluded === true;
     const diffs: Record<string, string> = {};
     for (const change of plan.changes) {
-      const before = change.kind === 'add' ? null : await session.readFile(posix.join(host.dir, 'current', change.path));
+      const before = change.kind === 'add' ? null : (state.files.get(change.path) ?? null);
       const after = change.kind === 'remove' ? null : release.read(change.path);
       diffs[change.path] = unifiedDiff(change.path, before, after);
     }
-    if (hasChanges(plan)) return { host: host.name, status: 'changes', plan, diffs, pending: state.pending };
-    if (state.pending.length) return { host: host.name, status: 'changes', plan, pending: state.pending };
+    if (hasChanges(plan)) return { host: host.name, status: 'changes', plan, diffs, pending: state.pending, ...extra };
+    if (state.pending.length) return { host: host.name, status: 'changes', plan, pending: state.pending, ...extra };
     const expected = DIALPLAN_FILE in release.manifest.files ? dialplanVersion(release.read(DIALPLAN_FILE).toString('utf8')) : null;
-    if (expected) {
-      const running = await runningDialplanVersion(session);
-      if (running !== expected) {
-        return { host: host.name, status: 'changes', plan: { ...plan, actions: { ...plan.actions, reload: ['dialplan'] } }, staleDialplan: running ?? 'none' };
-      }
+    if (expected && state.runningDialplan !== expected && !extra.notIncluded) {
+      return { host: host.name, status: 'changes', plan: { ...plan, actions: { ...plan.actions, reload: ['dialplan'] } }, staleDialplan: state.runningDialplan ?? 'none', ...extra };
     }
-    return { host: host.name, status: 'unchanged', plan };
+    return { host: host.name, status: attention ? 'changes' : 'unchanged', plan, ...extra };
   } catch (err) {
     return { host: host.name, status: 'error', error: err instanceof Error ? err.message : String(err) };
   } finally {
@@ -65,8 +82,10 @@ export function formatReport(report: HostPlanReport): string {
   let text = formatPlan(report.plan!, new Map(Object.entries(report.diffs ?? {})));
   if (report.pending?.length) text += `  an interrupted deploy still owes: ${report.pending.join(', ')} (the next deploy does it)\n`;
   if (report.staleDialplan) {
-    return text.replace(/  no changes\n$/, `  no file changes, but Asterisk runs dialplan version ${report.staleDialplan}: deploy reloads the dialplan\n`);
+    text = text.replace(/  no changes\n$/, `  no file changes, but Asterisk runs dialplan version ${report.staleDialplan}: deploy reloads the dialplan\n`);
   }
+  if (report.versionMismatch) text += `  mitschnitt: ${report.versionMismatch}\n`;
+  if (report.notIncluded) text += `  not active: Asterisk includes none of mitschnitt's files yet; deploy --bootstrap adds the three #include lines, reloads and starts the service\n`;
   return text;
 }
 

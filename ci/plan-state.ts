@@ -1,0 +1,137 @@
+import { parseManifest, sha256Hex, type Manifest } from './release-files.ts';
+import type { Pending } from './plan.ts';
+import { RemoteError } from './ssh-connection.ts';
+
+/**
+ * What `mitschnitt plan` reads from a host, in one read-only command: the deployed manifest, pending work, the
+ * releases, the running dialplan version, the installed mitschnitt version, whether Asterisk includes us, and the
+ * content of every deployed file that differs from the build (for the diffs, and to tell hand edits apart).
+ *
+ * The same script is installed by the Debian package as /usr/lib/mitschnitt/plan-state, so the plan key can be
+ * pinned to it on the PBX (authorized_keys `command="/usr/lib/mitschnitt/plan-state /etc/mitschnitt /etc/asterisk",restrict`):
+ * that key then runs nothing else, writes nothing, and is not the root-equivalent deploy key. With any other key plan
+ * sends the script itself. Its stdin (the build's `sha256  path` list) comes from whoever holds the key, so it is
+ * treated as hostile: only lines of plain relative paths pass, and file contents are sent only for regular files
+ * inside the deployed release (found by `find`, which never yields `..`), at most 16 MiB in all.
+ */
+export const PLAN_STATE_SCRIPT = `#!/bin/sh
+# mitschnitt plan-state DIR ASTERISK_DIR: a read-only view of this host for \`mitschnitt plan\` (ci/plan-state.ts).
+# stdin: the build's "sha256  path" lines. Writes nothing; runs \`asterisk -rx 'dialplan show version@mitschnitt-check'\`.
+set -u
+d=\${1:-/etc/mitschnitt}
+a=\${2:-/etc/asterisk}
+case "$d$a" in *[!A-Za-z0-9/._-]*) echo "plan-state: bad folder name" >&2; exit 2;; esac
+echo 'mitschnitt-plan-state 1'
+printf 'mitschnitt=%s\\n' "$(mitschnitt --version 2>/dev/null | head -n 1 | tr -cd '0-9A-Za-z.+~-')"
+v=$(timeout 60 asterisk -rx 'dialplan show version@mitschnitt-check' 2>/dev/null | sed -n 's/.*NoOp(mitschnitt \\([0-9a-f]\\{16\\}\\)).*/\\1/p' | head -n 1)
+printf 'dialplan=%s\\n' "$v"
+printf 'includes=%s\\n' "$(grep -Rls --include=*.conf -e "$d/current/asterisk/" "$a" 2>/dev/null | wc -l)"
+list=$(mktemp) || exit 1
+trap 'rm -f "$list" "$list.files" "$list.bad"' EXIT
+grep -E '^[0-9a-f]{64}  [A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$' > "$list" || true
+cd "$d" 2>/dev/null || { echo end; exit 0; }
+printf 'current=%s\\n' "$(readlink current || true)"
+printf 'previous=%s\\n' "$(readlink previous || true)"
+printf 'pending=%s\\n' "$(head -c 200 pending 2>/dev/null | tr -s ' \\n' ' ')"
+if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi
+[ -d staging ] && echo leftover=staging
+[ -e current/manifest.json ] || { echo end; exit 0; }
+echo manifest; base64 -w 0 current/manifest.json; echo
+cd current || { echo end; exit 0; }
+find . -type f | sed 's|^\\./||' | grep -vx 'manifest.json' | sort > "$list.files"
+# Files that differ from the build, and deployed files the build no longer has: their content goes out for the diffs.
+{ sha256sum --check --quiet "$list" 2>/dev/null | sed -n 's/: FAILED.*$//p'; cut -c 67- "$list" | sort | comm -23 "$list.files" -; } | sort -u > "$list.bad"
+total=0
+while IFS= read -r p; do
+  if grep -qxF -- "$p" "$list.files"; then
+    size=$(stat -c %s -- "$p")
+    total=$((total + size))
+    if [ "$total" -gt 16777216 ]; then echo "toolarge=$p"; continue; fi
+    printf 'file=%s\\n' "$p"; base64 -w 0 -- "$p"; echo
+  else
+    printf 'missing=%s\\n' "$p"
+  fi
+done < "$list.bad"
+echo end
+`;
+
+/** What plan-state reported (see PLAN_STATE_SCRIPT). */
+export interface PlanState {
+  version: string | null;
+  runningDialplan: string | null;
+  /** How many of the admin's .conf files include something from `<dir>/current/asterisk/`. */
+  includes: number;
+  current: string | null;
+  previous: string | null;
+  pending: Pending[];
+  releases: string[];
+  leftovers: string[];
+  manifest: Manifest | null;
+  /** Deployed files that differ from the build (or that the build no longer has), with their bytes on the host. */
+  files: Map<string, Buffer>;
+  /** Files named by the build that the deployed release lacks. */
+  missing: string[];
+}
+
+const PENDING_WORDS: readonly Pending[] = ['dialplan', 'manager', 'features', 'install', 'restart'];
+const RELEASE_NAME = /^[0-9a-f]{16}(-[0-9]{1,6})?$/;
+
+/** The build's `sha256  path` list sent on stdin. */
+export function hashList(manifest: Manifest): string {
+  return Object.entries(manifest.files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('');
+}
+
+export function parsePlanState(output: string, host: string): PlanState {
+  const lines = output.split('\n');
+  if (lines[0] !== 'mitschnitt-plan-state 1') {
+    throw new RemoteError(`${host}: unexpected answer from plan-state (an old or foreign /usr/lib/mitschnitt/plan-state?): ${lines[0]?.slice(0, 120) ?? ''}`);
+  }
+  if (!lines.includes('end')) throw new RemoteError(`${host}: the plan-state answer was cut off`);
+  const state: PlanState = { version: null, runningDialplan: null, includes: 0, current: null, previous: null, pending: [], releases: [], leftovers: [], manifest: null, files: new Map(), missing: [] };
+  const link = (value: string, name: string) => {
+    if (!value) return null;
+    const release = value.startsWith('releases/') ? value.slice('releases/'.length) : '';
+    if (!RELEASE_NAME.test(release)) throw new RemoteError(`${host}: ${name} points at '${value}', not at a release mitschnitt deployed; fix or remove it by hand`);
+    return release;
+  };
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const eq = line.indexOf('=');
+    const [k, v] = eq < 0 ? [line, ''] : [line.slice(0, eq), line.slice(eq + 1)];
+    switch (k) {
+      case 'mitschnitt': state.version = v || null; break;
+      case 'dialplan': state.runningDialplan = v || null; break;
+      case 'includes': state.includes = Number(v) || 0; break;
+      case 'current': state.current = link(v, 'current'); break;
+      case 'previous': state.previous = link(v, 'previous'); break;
+      case 'pending': state.pending = PENDING_WORDS.filter((w) => v.split(' ').includes(w)); break;
+      case 'release':
+        if (RELEASE_NAME.test(v)) state.releases.push(v);
+        else if (v.endsWith('.tmp')) state.leftovers.push(`releases/${v}`);
+        break;
+      case 'leftover': state.leftovers.push(v); break;
+      case 'manifest':
+        try {
+          state.manifest = parseManifest(Buffer.from(lines[++i] ?? '', 'base64'), `${host}:current/manifest.json`);
+        } catch (err) {
+          throw new RemoteError((err as Error).message);
+        }
+        break;
+      case 'file': state.files.set(v, Buffer.from(lines[++i] ?? '', 'base64')); break;
+      case 'missing': state.missing.push(v); break;
+      case 'toolarge': throw new RemoteError(`${host}: the deployed files differing from the build exceed 16 MiB; plan cannot show them`);
+    }
+  }
+  return state;
+}
+
+/** Files of the host's release that no longer match its own manifest (edited or deleted by hand). */
+export function driftedFiles(state: PlanState): string[] {
+  if (!state.manifest) return [];
+  const drifted: string[] = [];
+  for (const [path, entry] of Object.entries(state.manifest.files)) {
+    const live = state.files.get(path);
+    if (live ? sha256Hex(live) !== entry.sha256 : state.missing.includes(path)) drifted.push(path);
+  }
+  return drifted;
+}
