@@ -40,4 +40,33 @@ test('gitlab-ci.yml: the plan step passes on exit 0 and 3 and fails on 1', () =>
   }
 });
 
+/** The text of one job of a pipeline file: from its `name:` line (at the jobs' indentation) to the next job. */
+function job(text: string, name: string, indent: string): string {
+  const start = text.indexOf(`\n${indent}${name}:\n`);
+  assert.ok(start >= 0, `job ${name}`);
+  const rest = text.slice(start + 1);
+  const next = rest.slice(1).search(new RegExp(`\n${indent}[a-z][a-z-]*:\n`));
+  return next < 0 ? rest : rest.slice(0, next + 1);
+}
+
+test('github-actions.yml: the plan job gets the plan key (a repository secret), only the deploy job in environment production the deploy key', () => {
+  const text = file('github-actions.yml');
+  const plan = job(text, 'plan', '  ');
+  const deploy = job(text, 'deploy', '  ');
+  assert.match(plan, 'MITSCHNITT_SSH_KEY: ${{ secrets.MITSCHNITT_PLAN_KEY }}');
+  assert.not.match(plan, 'secrets.MITSCHNITT_SSH_KEY');
+  assert.not.match(plan, 'environment:', 'no environment: its secrets would not reach pull requests anyway');
+  assert.match(deploy, /^    environment: production$/m);
+  assert.match(deploy, 'MITSCHNITT_SSH_KEY: ${{ secrets.MITSCHNITT_SSH_KEY }}');
+});
+
+test('gitlab-ci.yml: the plan job uses the plan key, the deploy job (environment production) the deploy key', () => {
+  const text = file('gitlab-ci.yml');
+  const plan = job(text, 'plan', '');
+  const deploy = job(text, 'deploy', '');
+  assert.match(plan, /^    MITSCHNITT_SSH_KEY: \$MITSCHNITT_PLAN_KEY$/m);
+  assert.match(deploy, /^  environment: production$/m);
+  assert.not.match(deploy, 'MITSCHNITT_PLAN_KEY');
+});
+
 test.run();
