@@ -10,14 +10,15 @@ import { dayFolders, JOURNAL_NAME, normalizeNumber, readJournal, RECORDING_ID, r
 
 const USAGE =
   'mitschnitt hold add (--recording ID | --number N | --user ID | --from DATE --to DATE)... --reason TEXT [--until DATE] [--config DIR] [--json]\n' +
-  '       mitschnitt hold list [--all] [--config DIR] [--json]\n' +
+  '       mitschnitt hold list [--all] [--recordings] [--config DIR] [--json]\n' +
   '       mitschnitt hold release HOLD-ID --reason TEXT [--config DIR] [--json]\n' +
   '  add       keep matching recordings beyond their retention; criteria combine (number AND date range …)\n' +
   '  --number  any party of the call (caller, callee, participant), e.g. +4930123456\n' +
   '  --user    a user id of users.json (their own calls and any call with their extension)\n' +
   '  --from/--to  recordings started in this range (a date-only --to includes that day)\n' +
   '  --until   the hold ends by itself at this date (default: until released)\n' +
-  '  list      active holds with how many recordings each covers (--all: released and ended ones too)\n' +
+  '  list      active holds with how many recordings each covers (--all: released and ended ones too;\n' +
+  '            --recordings: which, as YYYY/MM/DD/<id>)\n' +
   '  release   ends a hold; expire may then delete its recordings at their normal retention\n' +
   'Every change is written to the audit log (mitschnitt audit).';
 
@@ -49,9 +50,9 @@ export function checkedRecordingId(value: string, flag = '--recording'): string 
   return value;
 }
 
-/** How many journaled recordings each hold covers now (one walk over the journals in the holds' date span). */
-async function coveredCounts(spool: string, holds: Hold[], policy: Policy): Promise<Map<string, number>> {
-  const counts = new Map(holds.map((h) => [h.id, 0]));
+/** The journaled recordings each hold covers now, oldest first (one walk over the journals in the holds' date span). */
+async function covered(spool: string, holds: Hold[], policy: Policy): Promise<Map<string, string[]>> {
+  const counts = new Map(holds.map((h) => [h.id, [] as string[]]));
   if (holds.length === 0) return counts;
   const froms = holds.map((h) => (h.scope.from ? Date.parse(h.scope.from) : -Infinity));
   const tos = holds.map((h) => (h.scope.to ? Date.parse(h.scope.to) : Infinity));
@@ -63,7 +64,7 @@ async function coveredCounts(spool: string, holds: Hold[], policy: Policy): Prom
       const read = await readJournal(join(day.path, name));
       if (!read.ok) continue;
       const subject = subjectOfJournal(read.journal);
-      for (const h of holds) if (holdCovers(h, subject, policy)) counts.set(h.id, counts.get(h.id)! + 1);
+      for (const h of holds) if (holdCovers(h, subject, policy)) counts.get(h.id)!.push(`${day.rel}/${name.replace(/\.json$/, '')}`);
     }
   }
   return counts;
@@ -145,31 +146,38 @@ async function add(argv: string[]): Promise<number> {
     }),
   );
   await appendCliAudit(spool, { action: 'hold-add', hold: hold.id, reason, detail: describeScope(scope), result: 'ok', ...(scope.recording ? { recording: scope.recording } : {}) });
-  const covered = (await coveredCounts(spool, [hold], policy)).get(hold.id) ?? 0;
-  if (values.json) console.log(JSON.stringify({ ...hold, covers: covered }));
+  const coveredNow = (await covered(spool, [hold], policy)).get(hold.id)?.length ?? 0;
+  if (values.json) console.log(JSON.stringify({ ...hold, covers: coveredNow }));
   else {
-    console.log(`hold ${hold.id} added: ${describeScope(scope)}${hold.until ? `, until ${hold.until}` : ''}; it covers ${covered} recording(s) now`);
+    console.log(`hold ${hold.id} added: ${describeScope(scope)}${hold.until ? `, until ${hold.until}` : ''}; it covers ${coveredNow} recording(s) now`);
     if (scope.user && !Object.hasOwn(policy.users, scope.user)) console.log(`note: '${scope.user}' is no user of this host's policy; only journals naming that user id match`);
   }
   return EXIT.ok;
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { config: { type: 'string', default: DEFAULT_CONFIG_DIR }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } });
+  const { values } = parseFlags(argv, {
+    config: { type: 'string', default: DEFAULT_CONFIG_DIR }, all: { type: 'boolean', default: false },
+    recordings: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+  });
   const policy = await loadPolicy(values.config);
   const spool = policy.settings.spool;
   await requireSpool(spool);
   const now = Date.now();
   const holds = (await withSystemErrors('hold', () => readHolds(spool))).filter((h) => values.all || isActive(h, now));
-  const counts = await coveredCounts(spool, holds, policy);
+  const counts = await covered(spool, holds, policy);
   if (values.json) {
-    for (const h of holds) console.log(JSON.stringify({ ...h, active: isActive(h, now), covers: counts.get(h.id) }));
+    for (const h of holds) {
+      const ids = counts.get(h.id)!;
+      console.log(JSON.stringify({ ...h, active: isActive(h, now), covers: ids.length, ...(values.recordings ? { recordings: ids } : {}) }));
+    }
     return EXIT.ok;
   }
   if (holds.length === 0) console.log(values.all ? 'no legal holds' : 'no active legal holds');
   for (const h of holds) {
     const state = h.released ? `released ${h.released.at} by ${h.released.by}: ${JSON.stringify(h.released.reason)}` : isActive(h, now) ? 'active' : `ended ${h.until}`;
-    console.log(`${h.id}  ${state}\n    ${describeScope(h.scope)}${h.until ? `, until ${h.until}` : ''}\n    by ${h.createdBy} at ${h.created}: ${JSON.stringify(h.reason)}\n    covers ${counts.get(h.id)} recording(s)`);
+    console.log(`${h.id}  ${state}\n    ${describeScope(h.scope)}${h.until ? `, until ${h.until}` : ''}\n    by ${h.createdBy} at ${h.created}: ${JSON.stringify(h.reason)}\n    covers ${counts.get(h.id)!.length} recording(s)`);
+    if (values.recordings) for (const r of counts.get(h.id)!) console.log(`      ${r}`);
   }
   return EXIT.ok;
 }

@@ -42,9 +42,10 @@ test('hold add/list/release; expire keeps held recordings past retention, logs w
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /covers 1 recording/);
 
-  r = await cli(['hold', 'list', ...cfg(), '--json']);
+  r = await cli(['hold', 'list', ...cfg(), '--json', '--recordings']);
   const listed = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(listed.map((h) => [h.id, h.active, h.covers]), [['h1', true, 1], ['h2', true, 1], ['h3', true, 1]]);
+  assert.equal(listed.map((h) => h.recordings.map((p: string) => p.split('/').pop())), [[customer.id], [byId.id], [bensCall.id]]);
 
   r = await cli(['expire', ...cfg()]);
   assert.is(r.code, 0, r.stderr);
