@@ -20,6 +20,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
+import { PLAN_STATE_SCRIPT } from '../plan-state.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -135,6 +136,8 @@ export function buildPackage(options: { outDir: string; compression?: 'xz' | 'gz
     const nodeLicence = ['/usr/share/doc/nodejs/LICENSE', join(dirname(nodeBinary), '../share/doc/node/LICENSE'), join(dirname(nodeBinary), '../LICENSE')].find(existsSync);
     writeFileSync(join(lib, 'LICENSE.node'), nodeLicence ? readFileSync(nodeLicence) : `Node.js ${nodeVersion} is released under the MIT licence: https://github.com/nodejs/node/blob/${nodeVersion}/LICENSE\n`);
     writeFileSync(join(lib, 'VERSION'), `${version}\n`);
+    // What a plan-only SSH key is pinned to (README: two keys): the same script plan sends with the deploy key.
+    writeFileSync(join(lib, 'plan-state'), PLAN_STATE_SCRIPT, { mode: 0o755 });
 
     // 3. The launcher, the unit, docs.
     mkdirSync(join(root, 'usr/bin'), { recursive: true });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtPackage, cleanMachine, installed, lockMachine, machineState, mustSh, sh, type MachineState } from './machine.ts';
 import type { PackageResult } from '../../ci/debian/build-package.ts';
+import { PLAN_STATE_SCRIPT } from '../../ci/plan-state.ts';
 
 const SPOOL = '/var/spool/asterisk/mitschnitt';
 const work = mkdtempSync(join(tmpdir(), 'mitschnitt-package-test-'));
@@ -47,6 +48,8 @@ test('npm run package builds mitschnitt_<version>_<arch>.deb whose dependencies 
   assert.not.match(files, /\/app\/(bin|generator|runtime|ci)\/\S*\.ts\n/, 'compiled: no TypeScript sources');
   assert.not.match(files, /node_modules\/(tsx|esbuild|typescript|uvu)\//, 'no build or test tools');
   assert.not.match(files, / \.\/var\/spool/, 'the spool is made by postinst, so dpkg never owns (or removes) the recordings');
+  // The plan key's forced command (README: two keys) is the very script plan sends.
+  assert.is(mustSh(`dpkg-deb --fsys-tarfile ${pkg.file} | tar -xO ./usr/lib/mitschnitt/plan-state`), PLAN_STATE_SCRIPT);
 });
 
 test('lintian: no errors and no warnings (the overrides in ci/debian/lintian-overrides say why)', () => {
