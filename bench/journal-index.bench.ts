@@ -4,8 +4,8 @@
 // page answered, cold (no index file: built from the journals) and warm (index file present); its RSS; page and
 // filter latencies p50/p99 over HTTP; how long a new journal takes to show up (SSE event, then in the list).
 // (Replaces bench/web.bench.ts, which measured the in-memory index this one replaced.)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -160,7 +160,8 @@ try {
   console.log(`warm process after all requests: RSS ${after.rssMB.toFixed(0)} MB, peak ${after.peakMB.toFixed(0)} MB (goal < 150 MB)`);
 } finally {
   await stop();
-  rmSync(dir, { recursive: true, force: true });
+  // rm(1) removes a million files several times faster than Node's recursive rmSync.
+  spawnSync('rm', ['-rf', dir]);
 }
 
 async function startAndFirstPage(): Promise<{ base: string; upMs: number; firstPageMs: number }> {
