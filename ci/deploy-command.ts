@@ -1,5 +1,5 @@
 import { BUNDLED_RULES, EXIT, UsageError, UserError, parseFlags, type Command } from '../bin/cli-support.ts';
-import { buildAndSelect, COMMON_FLAGS, positiveInt, sshSetup } from './command-support.ts';
+import { buildAndSelect, COMMON_FLAGS, DEFAULT_PARALLEL, positiveInt, sshSetup } from './command-support.ts';
 import { deployAll, DEFAULT_CRON_DIR, DEFAULT_SYSTEMD_DIR, type HostResult } from './deploy.ts';
 import { checkGitState } from './git-state.ts';
 import { ProgressView, summaryTable } from './progress.ts';
@@ -39,7 +39,7 @@ export const deployCommand: Command = {
     if (values.bootstrap && !values.package) throw new UsageError('--bootstrap needs --package mitschnitt_<version>_<arch>.deb (npm run package builds it)');
     if (values.uninstall && (values.bootstrap || values.package)) throw new UsageError('--uninstall cannot be combined with --bootstrap or --package');
     if (values.uninstall && !values.host?.length && !values.all) throw new UsageError('--uninstall needs --host NAME (or --all): it is never the default');
-    const parallel = positiveInt(values.parallel, '--parallel', 4);
+    const parallel = positiveInt(values.parallel, '--parallel', DEFAULT_PARALLEL);
     const lockWait = positiveInt(values['lock-wait'], '--lock-wait', 0, 0);
     const lockLease = positiveInt(values['lock-lease'], '--lock-lease', 30);
     const keep = positiveInt(values.keep, '--keep', 3, 2);

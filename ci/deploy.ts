@@ -59,6 +59,8 @@ export interface HostResult {
   filesCopied: number;
   /** Bytes written to the SSH connection (protocol overhead included). */
   wireBytes: number;
+  /** Remote commands the deploy ran on the host (round trips, besides SFTP transfers). */
+  remoteCommands?: number;
   reloaded: Reload[];
   restarted: boolean;
   rolledBack: boolean;
@@ -109,6 +111,7 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
   } finally {
     if (session) {
       result.wireBytes = session.bytesSent;
+      result.remoteCommands = session.commandsRun;
       session.close();
     }
   }

@@ -1,6 +1,6 @@
 import { BUNDLED_RULES, parseFlags, type Command } from '../bin/cli-support.ts';
 import type { Host } from '../generator/rule-set.ts';
-import { buildAndSelect, COMMON_FLAGS, positiveInt, sshSetup } from './command-support.ts';
+import { buildAndSelect, COMMON_FLAGS, DEFAULT_PARALLEL, positiveInt, sshSetup } from './command-support.ts';
 import { sshTarget } from './deploy.ts';
 import type { KnownHostsEntry } from './host-key.ts';
 import { computePlan, DIALPLAN_FILE, formatPlan, hasChanges, unifiedDiff, type HostPlan } from './plan.ts';
@@ -97,7 +97,7 @@ export const planCommand: Command = {
   ].join('\n'),
   async run(argv) {
     const { values } = parseFlags(argv, COMMON_FLAGS);
-    const parallel = positiveInt(values.parallel, '--parallel', 4);
+    const parallel = positiveInt(values.parallel, '--parallel', DEFAULT_PARALLEL);
     const outDir = values.out ?? 'out';
     const { auth, knownHosts } = sshSetup(values.identity, values['known-hosts']);
     const hosts = await buildAndSelect(values.rules ?? BUNDLED_RULES, outDir, values.host, values.all);

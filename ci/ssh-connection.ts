@@ -81,6 +81,9 @@ export class RemoteSession {
     client.on('close', () => (this.lost ??= new RemoteError('connection closed')));
   }
 
+  /** Remote commands started so far (each is a channel, a process on the host, and at least one round trip). */
+  commandsRun = 0;
+
   /** Bytes written to the TCP connection so far (SSH framing and encryption included). */
   get bytesSent(): number {
     return this.socket.bytesWritten;
@@ -106,6 +109,7 @@ export class RemoteSession {
       if (this.lost) return reject(new RemoteError(`connection to ${this.where()} lost: ${this.lost.message}`));
       // The marker goes into the environment of the shell that runs the command (exec: no extra process), so /proc
       // shows it on that shell and on everything it starts, as root or through sudo (whose env_reset would drop it).
+      this.commandsRun++;
       const marked = this.marker ? `MITSCHNITT_DEPLOY=${quote(this.marker)} exec /bin/sh -c ${quote(command)}` : command;
       this.client.exec(asRoot(marked, this.target.user), (err, stream) => {
         if (err) reject(new RemoteError(`cannot run a command on ${this.where()}: ${err.message}`));
