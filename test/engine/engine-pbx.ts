@@ -63,6 +63,8 @@ export interface EnginePbxOptions {
   configs?: Record<string, string>;
   /** Extra options of the admin dialplan's Dial routes (default none), e.g. `tT` to allow DTMF/Atxfer transfers. */
   dialOptions?: string;
+  /** Extra lines of features.conf's [applicationmap] (the test's own DTMF features), before the generated include. */
+  applicationmap?: string;
 }
 
 export interface EnginePbx {
@@ -135,7 +137,7 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
     extensions: `${adminDialplan(o.dialOptions ?? '')}\n${o.extensions ?? ''}\n#include "${config}/asterisk/extensions_mitschnitt.conf"\n`,
     manager: `#include "${config}/asterisk/manager_mitschnitt.conf"\n`,
     configs: {
-      'features.conf': `[general]\ntransferannouncesound =\ntransferdigittimeout = 3\n[featuremap]\natxfer => *2\nblindxfer => #1\n[applicationmap]\n#include "${config}/asterisk/features_mitschnitt.conf"\n`,
+      'features.conf': `[general]\ntransferannouncesound =\ntransferdigittimeout = 3\n[featuremap]\natxfer => *2\nblindxfer => #1\n[applicationmap]\n${o.applicationmap ? `${o.applicationmap}\n` : ''}#include "${config}/asterisk/features_mitschnitt.conf"\n`,
       'pjsip.conf': `${endpoints}\n${o.pjsip ?? ''}`,
       ...o.configs,
     },

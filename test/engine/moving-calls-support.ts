@@ -43,6 +43,11 @@ export class MovingCalls {
     return SippPhone.call(this.pbx.ast.sipPort, { from, to, steps }).then((p) => (this.phones.push(p), p));
   }
 
+  /** A customer's call from outside: through the carrier trunk endpoint into `[from-trunk]`. */
+  dialIn(from: string, to: string, steps: Step[]): Promise<SippPhone> {
+    return SippPhone.call(this.pbx.ast.sipPort, { from, to, steps, header: 'X-Trunk: carrier' }).then((p) => (this.phones.push(p), p));
+  }
+
   /**
    * An external caller (the carrier) calling `to` through `[from-trunk]`: a Local channel whose `;2` half runs
    * the admin's trunk context with the caller's number, while `;1` plays the carrier (Echo).
@@ -87,6 +92,18 @@ export class MovingCalls {
     };
     walk(this.pbx.spool);
     return out.sort((x, y) => x.start.localeCompare(y.start));
+  }
+
+  audioFiles(): string[] {
+    const out: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory() && e.name !== '.mitschnitt') walk(join(d, e.name));
+        else if (/\.(wav|WAV)$/.test(e.name)) out.push(join(d, e.name));
+      }
+    };
+    walk(this.pbx.spool);
+    return out;
   }
 
   /** The journals written after `before` journals existed, once there are `count` of them and serve is quiet. */
