@@ -95,10 +95,13 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
     progress('connect', `${host.user}@${host.address}:${host.port}`);
     session = await connectSsh(sshTarget(host, options.knownHosts), options.auth, { timeoutMs: options.connectTimeoutMs });
     session.marker = randomBytes(8).toString('hex');
-    // Fail before touching anything: without root (or its sudo rule) a deploy would get halfway and be refused cron.d.
-    await checkRootAccess(session);
     progress('lock');
-    const lock = await acquireLock(session, host.dir, lockOwner(), options.lock);
+    // The lock script runs first and refuses to run without root (or its sudo rule), before touching anything; only
+    // then is the reason worked out, so a deploy that can proceed spends no round trip on it.
+    const lock = await acquireLock(session, host.dir, lockOwner(), options.lock).catch(async (err: unknown) => {
+      await checkRootAccess(session!);
+      throw err;
+    });
     if (lock.broke) result.notes.push(`took over a stale deploy lock: ${lock.broke}`);
     try {
       await new HostDeploy(session, host, release, options, result, progress).deploy();

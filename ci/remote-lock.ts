@@ -20,12 +20,15 @@ export interface RemoteLock {
 
 /** Exit status of the lock script when somebody else holds the lock. */
 const BUSY = 75;
+/** Exit status of the lock script when it does not run as root (sudo.ts explains what is missing). */
+export const NOT_ROOT = 77;
 
 /**
  * The lock is the folder `<dir>/deploy.lock` (mkdir is atomic) holding who took it and the PID + start time of a
- * "keeper": the remote shell that took the lock and then waits on its stdin (`exec cat`). The keeper lives exactly
- * as long as our SSH session: when the deploy ends or its connection dies, sshd closes the channel and the keeper
- * exits. The CI machine's own PIDs are invisible from the host; this is not.
+ * "keeper": the remote shell that took the lock and then waits on its stdin. The keeper lives exactly as long as our
+ * SSH session: when the deploy ends it is sent `unlock` and removes the lock itself (no extra command, no extra round
+ * trip); when the connection dies, sshd closes the channel and the keeper exits without a word, leaving the lock.
+ * The CI machine's own PIDs are invisible from the host; this is not.
  * A dead keeper is not enough to call the lock stale: a command of the cut deploy can outlive its connection (the
  * copy loop that fills `releases/<id>.tmp` has all its input and runs on, reparented to init), and a new deploy
  * clearing that folder would race it. So the lock also records the deploy's marker (`MITSCHNITT_DEPLOY`, which every
@@ -39,6 +42,8 @@ function lockScript(dir: string, owner: string, options: LockOptions): string {
   return [
     'set -eu',
     'umask 022',
+    // Root is needed for all that follows; checked here rather than with a command of its own (one round trip less).
+    `[ "$(id -u)" = 0 ] || { echo "not running as root (uid $(id -u))" >&2; exit ${NOT_ROOT}; }`,
     `d=${quote(dir)}`,
     'mkdir -p "$d"',
     'lock="$d/deploy.lock"',
@@ -82,8 +87,11 @@ function lockScript(dir: string, owner: string, options: LockOptions): string {
     'date +%s > "$lock/since"',
     `printf "%s\\n" ${quote(owner)} > "$lock/owner"`,
     'exec 9>&-',
-    'printf "LOCKED %s %s|%s\\n" "$$" "$(cut -d" " -f22 /proc/$$/stat)" "$broke"',
-    'exec cat >/dev/null',
+    'me="$$ $(cut -d" " -f22 /proc/$$/stat)"',
+    'printf "LOCKED %s|%s\\n" "$me" "$broke"',
+    // Only `unlock` from our deploy removes the lock, and only while it is still ours (an admin may have forced it away).
+    'cmd=; read -r cmd || true',
+    'if [ "$cmd" = unlock ] && [ "$(cat "$lock/keeper" 2>/dev/null)" = "$me" ]; then rm -rf "$lock"; fi',
   ].join('\n');
 }
 
@@ -102,13 +110,10 @@ export async function acquireLock(session: RemoteSession, dir: string, owner: st
         held.end();
         throw new RemoteError(`${session.target.name}: unexpected answer while taking the deploy lock: ${held.firstLine}`);
       }
-      const keeper = m[1]!;
       return {
         broke: m[2] || undefined,
         release: async () => {
-          // Only remove the lock if it is still ours (an admin may have forced it away meanwhile).
-          await session.exec(`lock=${quote(`${dir}/deploy.lock`)}; [ "$(cat "$lock/keeper" 2>/dev/null)" = ${quote(keeper)} ] && rm -rf "$lock"; true`);
-          held.end();
+          held.end('unlock\n');
           await held.exited;
         },
       };

@@ -51,10 +51,10 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** A long-running remote command whose first output line has been read; `end()` closes its stdin. */
+/** A long-running remote command whose first output line has been read; `end(last)` writes `last` and closes its stdin. */
 export interface HeldCommand {
   firstLine: string;
-  end(): void;
+  end(last?: string): void;
 }
 
 /**
@@ -173,7 +173,7 @@ export class RemoteSession {
           const nl = buffered.indexOf('\n');
           if (!settled && nl >= 0) {
             settled = true;
-            resolve({ firstLine: buffered.slice(0, nl), end: () => stream.end(), exited });
+            resolve({ firstLine: buffered.slice(0, nl), end: (last?: string) => stream.end(last), exited });
           }
         });
         void exited.then((r) => {
