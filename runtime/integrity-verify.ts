@@ -10,7 +10,7 @@ import { readVerifyState, type VerifyState } from './verify-state.ts';
  * `mitschnitt verify`: is every recording complete and unaltered? Recomputes each audio file's SHA-256 against its
  * journal, checks the journals' hash chain (each journal names the SHA-256 of the one written before it; journals
  * deleted by expire or an erasure are vouched for by their `journalSha256` in the deletion log), and looks for
- * files that should not be there. What a verification saw is kept in `.mitschnitt/verify-state.json`: the first
+ * files that should not be there. What a verification saw is kept in `.mitschnitt/verified/` (verify-state.ts): the first
  * hash seen of every journal (the runtime never rewrites one), so a later run names a journal edited by hand
  * directly, and one deleted by hand (without a deletion-log entry) by its id.
  */

@@ -1,14 +1,16 @@
 import { stat } from 'node:fs/promises';
 import type { Policy } from '../../generator/policy.ts';
 import { holdsPath, HoldSet, isActive, readHolds } from '../legal-hold.ts';
-import { readVerifyState, verifyStatePath, type VerifyState } from '../verify-state.ts';
+import { readVerifiedDay, verifiedDayPath } from '../verify-state.ts';
 import type { RecordingSummary } from './recording-summary.ts';
 
 /**
  * The marks the journal list shows per recording: under a legal hold (`mitschnitt hold`) and when it was last
- * verified (`mitschnitt verify`). Both files live in the spool and are written by those commands; they are read
- * again only when their modification time changes, and at most once a second. A hold's reason is not shown: it may
- * name a dispute the viewer should not learn of; the mark says only that the recording is kept.
+ * verified (`mitschnitt verify`). Both are files in the spool written by those commands: the holds file, and one
+ * small verification file per day folder, so a page reads only the days it shows, however many years the spool
+ * holds. A file is read again only when its modification time changes, and looked at at most once a second. A
+ * hold's reason is not shown: it may name a dispute the viewer should not learn of; the mark says only that the
+ * recording is kept.
  */
 export interface ComplianceMark {
   held?: true;
@@ -17,53 +19,60 @@ export interface ComplianceMark {
   verified?: boolean;
 }
 
+type DayFile = Awaited<ReturnType<typeof readVerifiedDay>>;
+
 interface Cached<T> {
   mtimeMs: number;
+  checkedAt: number;
   value: T;
 }
 
+/** Day files kept in memory at most (a page shows 50 recordings, rarely from more than a few days). */
+const MAX_DAYS = 400;
+
 export class ComplianceMarks {
   private holds: Cached<HoldSet> | null = null;
-  private verify: Cached<VerifyState | null> | null = null;
-  private checkedAt = 0;
-  private refreshing: Promise<void> | null = null;
+  private readonly days = new Map<string, Cached<DayFile>>();
 
   constructor(readonly policy: Policy, private readonly minIntervalMs = 1000) {}
 
-  /** Re-reads the files if they changed (cheap: two stats), then answers synchronously per recording. */
-  async refresh(now = Date.now()): Promise<void> {
-    if (now - this.checkedAt < this.minIntervalMs) return;
-    this.refreshing ??= this.reload(now).finally(() => (this.refreshing = null));
-    await this.refreshing;
-  }
-
-  private async reload(now: number): Promise<void> {
+  /** Re-reads the holds and the day files of these recordings if they changed; then `of` answers synchronously. */
+  async refresh(recordings: RecordingSummary[] = [], now = Date.now()): Promise<void> {
     const spool = this.policy.settings.spool;
-    const holdsMtime = (await stat(holdsPath(spool)).catch(() => null))?.mtimeMs ?? -1;
-    if (this.holds?.mtimeMs !== holdsMtime) {
+    if (!this.holds || now - this.holds.checkedAt >= this.minIntervalMs) {
+      const mtimeMs = (await stat(holdsPath(spool)).catch(() => null))?.mtimeMs ?? -1;
       // A damaged holds file shows no marks here; expire refuses to run on it and says so.
-      const holds = await readHolds(spool).catch(() => []);
-      this.holds = { mtimeMs: holdsMtime, value: new HoldSet(holds.filter((h) => isActive(h, now)), this.policy) };
-    } else if (this.holds) {
-      // A hold may end by its date without the file changing.
-      this.holds = { mtimeMs: holdsMtime, value: new HoldSet(this.holds.value.holds.filter((h) => isActive(h, now)), this.policy) };
+      const all = this.holds?.mtimeMs === mtimeMs ? this.holds.value.holds : await readHolds(spool).catch(() => []);
+      // Filtered again on every look: a hold may end by its date without the file changing.
+      this.holds = { mtimeMs, checkedAt: now, value: new HoldSet(all.filter((h) => isActive(h, now)), this.policy) };
     }
-    const verifyMtime = (await stat(verifyStatePath(spool)).catch(() => null))?.mtimeMs ?? -1;
-    if (this.verify?.mtimeMs !== verifyMtime) this.verify = { mtimeMs: verifyMtime, value: await readVerifyState(spool) };
-    this.checkedAt = now;
+    for (const day of new Set(recordings.map(dayOf))) {
+      const cached = this.days.get(day);
+      if (cached && now - cached.checkedAt < this.minIntervalMs) continue;
+      const mtimeMs = (await stat(verifiedDayPath(spool, day)).catch(() => null))?.mtimeMs ?? -1;
+      const value = cached?.mtimeMs === mtimeMs ? cached.value : mtimeMs < 0 ? null : await readVerifiedDay(spool, day);
+      this.days.delete(day);
+      this.days.set(day, { mtimeMs, checkedAt: now, value });
+      if (this.days.size > MAX_DAYS) this.days.delete(this.days.keys().next().value!);
+    }
   }
 
   of(recording: RecordingSummary): ComplianceMark {
     const mark: ComplianceMark = {};
     const subject = { id: recording.id, start: recording.start, numbers: recording.partyNumbers, users: recording.partyUsers };
     if (this.holds && this.holds.value.coveringSubject(subject).length > 0) mark.held = true;
-    const v = this.verify?.value?.recordings[recording.id];
-    if (v?.verifiedAt) {
-      mark.verifiedAt = v.verifiedAt;
-      mark.verified = v.ok === true;
+    const entry = this.days.get(dayOf(recording))?.value?.[recording.id];
+    if (Array.isArray(entry) && typeof entry[1] === 'string') {
+      mark.verifiedAt = entry[1];
+      mark.verified = entry[2] === true;
     }
     return mark;
   }
+}
+
+/** `YYYY/MM/DD` of the recording's day folder. */
+function dayOf(recording: RecordingSummary): string {
+  return recording.dir.slice(-10);
 }
 
 const bySpool = new Map<string, ComplianceMarks>();

@@ -8,7 +8,7 @@ import { cli, daysAgo, makeSpool } from './support.ts';
 
 const RUNTIME_UID = 65534; // nobody: any account that is not root
 
-test('hold, verify and an erasure run by root leave holds.json, verify-state.json, audit.log and deletions.log to the runtime user', async () => {
+test('hold, verify and an erasure run by root leave holds.json, the verified/ files, audit.log and deletions.log to the runtime user', async () => {
   if (process.getuid?.() !== 0) {
     console.log('not root: nothing to hand over, skipped');
     return;
@@ -23,11 +23,11 @@ test('hold, verify and an erasure run by root leave holds.json, verify-state.jso
     assert.is((await cli(['hold', 'add', ...cfg, '--number', '+4940999', '--reason', 'x'])).code, 0);
     assert.is((await cli(['verify', ...cfg])).code, 0);
     assert.is((await cli(['subject', ...cfg, '--number', '+4930123456', '--erase', '--reason', 'Art. 17'])).code, 0);
-    for (const file of ['holds.json', 'verify-state.json', 'audit.log', 'deletions.log']) {
+    const day = rec.journal.slice(s.ws.spool.length + 1, s.ws.spool.length + 11);
+    for (const file of ['holds.json', 'verified', `verified/${day.slice(0, 4)}`, `verified/${day}.json`, 'verified/last-run.json', 'audit.log', 'deletions.log']) {
       const st = await stat(join(state, file));
       assert.equal([file, st.uid, st.gid], [file, RUNTIME_UID, RUNTIME_UID]);
     }
-    void rec;
   } finally {
     await rm(s.ws.root, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { verifyStatePath } from '../../runtime/verify-state.ts';
+import { readVerifyState, verifiedDayPath } from '../../runtime/verify-state.ts';
 import { startSmtp, writePolicy } from '../delivery/support.ts';
 import { cli, daysAgo, jsonLines, makeSpool, wavBytes, type Spool } from './support.ts';
 
@@ -34,8 +34,14 @@ test('a spool written by the runtime verifies clean (exit 0); the state marks ea
   assert.is(r.code, 0, r.stderr + r.stdout);
   const done = lines(r.stdout).find((l) => l.msg === 'verify finished')!;
   assert.equal([done.ok, done.findings, done.recordingsChecked, done.verified, done.journals], [true, 0, 5, 5, 5]);
-  const state = JSON.parse(await readFile(verifyStatePath(s.ws.spool), 'utf8'));
-  for (const c of calls) assert.is(state.recordings[c.id].ok, true);
+  const state = (await readVerifyState(s.ws.spool))!;
+  for (const c of calls) assert.is(state.recordings[c.id]!.ok, true);
+  // One small file per day folder (what a page of the web client reads), an entry per recording of that day.
+  const day = calls[0]!.journal.slice(s.ws.spool.length + 1, s.ws.spool.length + 11);
+  const file = JSON.parse(await readFile(verifiedDayPath(s.ws.spool, day), 'utf8'));
+  assert.equal(Object.keys(file), [calls[0]!.id]);
+  assert.match(file[calls[0]!.id][0], /^[0-9a-f]{64}$/);
+  assert.is(file[calls[0]!.id][2], true);
   const audit = await jsonLines<Record<string, string>>(join(s.ws.spool, '.mitschnitt', 'audit.log'));
   assert.equal(audit.map((a) => [a.action, a.result, a.detail]), [['verify', 'ok', 'checked=5 findings=0']]);
 });
@@ -79,9 +85,9 @@ test('hand-made damage is named: deleted recording, altered audio, edited journa
   const broken = lines(r.stdout).find((l) => l.kind === 'chain-broken' && l.id === e!.id)!;
   assert.match(broken.detail!, new RegExp(`which was ${d!.journal.slice(s.ws.spool.length + 1).replace(/\./g, '\\.')} when first verified`));
   assert.is(lines(r.stdout).find((l) => l.msg === 'verify finished')!.verified, 1, 'only a is still verified');
-  const state = JSON.parse(await readFile(verifyStatePath(s.ws.spool), 'utf8'));
-  assert.is(state.recordings[a!.id].ok, true);
-  assert.is(state.recordings[c!.id].ok, false);
+  const state = (await readVerifyState(s.ws.spool))!;
+  assert.is(state.recordings[a!.id]!.ok, true);
+  assert.is(state.recordings[c!.id]!.ok, false);
   // The finding repeats on the next run (the state does not forget the deleted recording).
   const again = await cli(['verify', ...cfg()]);
   assert.is(again.code, 1);
