@@ -234,7 +234,7 @@ export class CallTracker {
     if (!ch) return [];
     const members = new Set<string>([ch.name]);
     if (ch.bridge) for (const c of this.conversation(ch.bridge).channels) members.add(c.name);
-    for (const other of this.channels.values()) if (other.linkedid === ch.linkedid) members.add(other.name);
+    for (const other of this.byLinkedid.get(ch.linkedid) ?? []) members.add(other);
     return [...members].map((n) => this.channels.get(n)!).filter(Boolean);
   }
 
@@ -323,6 +323,21 @@ export class CallTracker {
 
   // ------------------------------------------------------------------------------------------------------------
 
+  /** Channel names by linkedid: callOf runs for nearly every event, a scan of all channels made it quadratic. */
+  private readonly byLinkedid = new Map<string, Set<string>>();
+
+  private link(ch: TrackedChannel): void {
+    let names = this.byLinkedid.get(ch.linkedid);
+    if (!names) this.byLinkedid.set(ch.linkedid, (names = new Set()));
+    names.add(ch.name);
+  }
+
+  private unlink(ch: TrackedChannel): void {
+    const names = this.byLinkedid.get(ch.linkedid);
+    names?.delete(ch.name);
+    if (names?.size === 0) this.byLinkedid.delete(ch.linkedid);
+  }
+
   private upsert(m: AmiMessage, prefix: string, now: Date, fromList = false): TrackedChannel | null {
     const name = m.get(`${prefix}Channel`);
     const uniqueid = m.get(`${prefix}Uniqueid`);
@@ -336,6 +351,7 @@ export class CallTracker {
       };
       if (fromList) ch.createdAt = new Date(now.getTime() - parseDuration(m.get('Duration')) * 1000);
       this.channels.set(name, ch);
+      this.link(ch);
       this.update(ch, m, prefix);
       this.hooks.channelChanged?.(ch);
       return ch;
@@ -351,7 +367,13 @@ export class CallTracker {
       if (n > 0 && !key.startsWith(prefix)) continue;
       switch (n > 0 ? key.slice(n) : key) {
         case 'Uniqueid': ch.uniqueid = value; break;
-        case 'Linkedid': ch.linkedid = value; break;
+        case 'Linkedid':
+          if (ch.linkedid !== value) {
+            this.unlink(ch);
+            ch.linkedid = value;
+            this.link(ch);
+          }
+          break;
         case 'ChannelState': ch.state = Number(value); break;
         case 'CallerIDNum': ch.callerNum = value; break;
         case 'CallerIDName': ch.callerName = value; break;
@@ -436,10 +458,11 @@ export class CallTracker {
     this.leave(ch);
     for (const r of this.recordingsOn(name)) this.end(r, reason, now);
     this.channels.delete(name);
+    this.unlink(ch);
     this.recentlyGone.add(ch.uniqueid);
     if (this.recentlyGone.size > 1000) this.recentlyGone.delete(this.recentlyGone.values().next().value!);
     // The objection lives as long as a channel of its call does.
-    if (this.objections.has(ch.linkedid) && ![...this.channels.values()].some((c) => c.linkedid === ch.linkedid)) this.objections.delete(ch.linkedid);
+    if (this.objections.has(ch.linkedid) && !this.byLinkedid.has(ch.linkedid)) this.objections.delete(ch.linkedid);
     this.hooks.channelChanged?.(ch);
   }
 

@@ -163,19 +163,27 @@ export class JournalFinisher {
     return journalPath;
   }
 
-  /** Waits until the file size stops changing (MixMonitor flushes and closes after the hangup). */
+  /**
+   * Waits until MixMonitor has closed the file. It writes the RIFF sizes only when it closes it, so a header that
+   * matches a non-empty file is final at once; otherwise (an empty file, a header never finalised because Asterisk
+   * died) the size must stay the same for `settlePollMs` × 8 (default 200 ms).
+   */
   private async settle(audio: string): Promise<number | null> {
-    const poll = this.o.settlePollMs ?? 100;
+    const poll = (this.o.settlePollMs ?? 100) / 4;
     const deadline = Date.now() + (this.o.settleMaxMs ?? 10_000);
     let last = -1;
-    let stableFor = 0;
+    let stableSince = Date.now();
     for (;;) {
       const s = await stat(audio).catch(() => null);
       if (!s) return null;
-      if (s.size === last) stableFor++;
-      else stableFor = 0;
-      last = s.size;
-      if (stableFor >= 2) return s.size;
+      if (s.size > 44) {
+        const info = await readWavInfo(audio).catch(() => null);
+        if (info?.headerComplete && info.dataBytes > 0) return s.size;
+      }
+      if (s.size !== last) {
+        last = s.size;
+        stableSince = Date.now();
+      } else if (Date.now() - stableSince >= poll * 8) return s.size;
       if (Date.now() > deadline) {
         this.o.log.warn('recording still growing after the wait; journaling it as it is', { audio, sizeBytes: s.size });
         return s.size;

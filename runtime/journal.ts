@@ -63,12 +63,17 @@ export function journalPathFor(audioPath: string): string {
 
 /**
  * Writes journals into a hash chain. The chain head (`.mitschnitt/chain-head`: `<sha256> <journal path relative
- * to the spool>`) is advanced in two phases so a crash at any point leaves a consistent chain: the next head is
- * written first (`chain-head.next`), then the journal is renamed into place, then the next head replaces the head.
- * `open()` finishes or discards a half-done step. Writes are serialised: one chain per spool, one writer process.
+ * to the spool>`) is advanced in two phases so a crash at any point leaves a consistent chain: the journals about
+ * to be added are listed first (`chain-head.next`, one `<sha256> <path>` line each, in chain order), then the
+ * journals are written, then the head names the last of them and the list is removed. `open()` finishes a list
+ * whose journals are all in place and otherwise removes the ones that are (their audio is still unjournaled, so
+ * the next scan journals it again). Journals that end while a batch is being written form the next batch: a
+ * burst of hang-ups costs one round of fsyncs per batch, not one per journal, while the chain stays one line.
+ * One chain per spool, one writer process.
  */
 export class JournalWriter {
-  private queue: Promise<unknown> = Promise.resolve();
+  private waiting: { journalPath: string; draft: JournalDraft; resolve(j: Journal): void; reject(e: unknown): void }[] = [];
+  private flushing = false;
 
   private constructor(private readonly spool: string) {}
 
@@ -80,31 +85,65 @@ export class JournalWriter {
 
   /** Writes `journalPath` atomically with the chain's previous hash filled in; resolves to the journal written. */
   write(journalPath: string, draft: JournalDraft): Promise<Journal> {
-    const run = this.queue.then(() => this.writeNow(journalPath, draft));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ journalPath, draft, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 
-  private async writeNow(journalPath: string, draft: JournalDraft): Promise<Journal> {
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting;
+      this.waiting = [];
+      try {
+        const journals = await this.writeBatch(batch);
+        batch.forEach((b, i) => b.resolve(journals[i]!));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async writeBatch(batch: { journalPath: string; draft: JournalDraft }[]): Promise<Journal[]> {
     const head = await readHead(this.spool);
-    const journal: Journal = { ...draft, previousHash: head?.hash ?? null };
-    const bytes = Buffer.from(`${JSON.stringify(journal, null, 2)}\n`);
-    const hash = sha256(bytes);
+    let previous = head?.hash ?? null;
+    const entries = batch.map(({ journalPath, draft }) => {
+      const journal: Journal = { ...draft, previousHash: previous };
+      const bytes = Buffer.from(`${JSON.stringify(journal, null, 2)}\n`);
+      previous = sha256(bytes);
+      return { journal, journalPath, bytes, line: `${previous} ${relative(this.spool, journalPath)}\n` };
+    });
     await mkdir(stateDir(this.spool), { recursive: true });
     const headPath = join(stateDir(this.spool), 'chain-head');
-    await atomicWrite(`${headPath}.next`, `${hash} ${relative(this.spool, journalPath)}\n`);
-    await atomicWrite(journalPath, bytes);
-    await rename(`${headPath}.next`, headPath);
-    return journal;
+    await atomicWrite(`${headPath}.next`, entries.map((e) => e.line).join(''));
+    await Promise.all(entries.map((e) => atomicWrite(e.journalPath, e.bytes)));
+    await atomicWrite(headPath, entries[entries.length - 1]!.line);
+    await rm(`${headPath}.next`, { force: true });
+    return entries.map((e) => e.journal);
   }
 
   private async recoverHead(): Promise<void> {
     const headPath = join(stateDir(this.spool), 'chain-head');
-    const next = parseHead(await readFile(`${headPath}.next`, 'utf8').catch(() => null));
-    if (!next) return;
-    const bytes = await readFile(join(this.spool, next.journal)).catch(() => null);
-    if (bytes && sha256(bytes) === next.hash) await rename(`${headPath}.next`, headPath);
-    else await rm(`${headPath}.next`, { force: true });
+    const text = await readFile(`${headPath}.next`, 'utf8').catch(() => null);
+    if (text === null) return;
+    const list = text.split('\n').filter(Boolean).map((line) => parseHead(line));
+    const present = await Promise.all(
+      list.map(async (e) => {
+        if (!e) return false;
+        const bytes = await readFile(join(this.spool, e.journal)).catch(() => null);
+        return bytes !== null && sha256(bytes) === e.hash;
+      }),
+    );
+    if (list.length > 0 && present.every(Boolean)) {
+      const last = list[list.length - 1]!;
+      await atomicWrite(headPath, `${last.hash} ${last.journal}\n`);
+    } else {
+      // Not all of the batch reached the disk: none of it joins the chain.
+      for (const [i, e] of list.entries()) if (e && present[i]) await rm(join(this.spool, e.journal), { force: true });
+    }
+    await rm(`${headPath}.next`, { force: true });
   }
 }
 

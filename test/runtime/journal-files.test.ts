@@ -90,6 +90,24 @@ test('journal writer: concurrent writes are serialised into one chain; a crash b
     assert.is(await readFile(join(spool, '.mitschnitt', 'chain-head.next'), 'utf8').catch(() => null), null);
     assert.is((await verifyChain(spool)).length, 6);
 
+    // Crash in the middle of a batch of two: one journal reached the disk, the other did not. Neither joins the
+    // chain (the one written is removed, its audio stays to be journaled again); a whole batch is completed.
+    const before = (await readHead(spool))!.hash;
+    const a = Buffer.from(`${JSON.stringify({ ...draft('1.7-106'), previousHash: before }, null, 2)}\n`);
+    await writeFile(join(dir, '1.7-106.json'), a);
+    await writeFile(join(spool, '.mitschnitt', 'chain-head.next'), `${sha256(a)} 2026/11/25/1.7-106.json\n${'c'.repeat(64)} 2026/11/25/1.8-107.json\n`);
+    await JournalWriter.open(spool);
+    assert.is((await readHead(spool))!.hash, before, 'a half-written batch does not move the head');
+    assert.is(await readFile(join(dir, '1.7-106.json'), 'utf8').catch(() => null), null, 'its written journal is taken back');
+    const b = Buffer.from(`${JSON.stringify({ ...draft('1.8-107'), previousHash: sha256(a) }, null, 2)}\n`);
+    await writeFile(join(dir, '1.7-106.json'), a);
+    await writeFile(join(dir, '1.8-107.json'), b);
+    await writeFile(join(spool, '.mitschnitt', 'chain-head.next'), `${sha256(a)} 2026/11/25/1.7-106.json\n${sha256(b)} 2026/11/25/1.8-107.json\n`);
+    await JournalWriter.open(spool);
+    assert.is((await readHead(spool))!.hash, sha256(b), 'a batch written whole is completed');
+    assert.ok((await verifyChain(spool)).ok);
+    assert.is((await verifyChain(spool)).length, 8);
+
     // expire deletes the second journal and logs its hash: the chain still verifies; without the log it does not.
     const second = join(dir, '1.2-101.json');
     const secondHash = sha256(await readFile(second));
@@ -100,7 +118,7 @@ test('journal writer: concurrent writes are serialised into one chain; a crash b
     await writeFile(join(spool, '.mitschnitt', 'deletions.log'), `${JSON.stringify({ id: '1.2-101', journalSha256: secondHash })}\n`);
     const afterExpire = await verifyChain(spool);
     assert.ok(afterExpire.ok, afterExpire.problems.join('; '));
-    assert.is(afterExpire.journals, 5);
+    assert.is(afterExpire.journals, 7);
 
     // A journal changed by hand breaks its successor's link even with deletions logged.
     const third = join(dir, '1.3-102.json');
