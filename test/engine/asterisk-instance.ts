@@ -90,6 +90,8 @@ export interface AsteriskInstance {
   /** UDP port chan_iax2 binds when iax.conf is given (bindport => ${iaxPort} is filled in). */
   readonly iaxPort: number;
   readonly prefix: string;
+  /** The running Asterisk process (for CPU figures). */
+  pid(): number;
   /** `asterisk -rx` through this instance's control socket; resolves with stdout (exit 0 says nothing, see FACTS). */
   cli(command: string): Promise<string>;
   /** The full log (verbose 3: every executed priority) as written so far. */
@@ -236,6 +238,7 @@ ${options.extensions}
     iaxPort,
     prefix,
     cli,
+    pid: () => proc?.pid ?? 0,
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     logMark: () => (existsSync(logFile) ? statSync(logFile).size : 0),
     logSince(mark) {
@@ -299,6 +302,7 @@ export async function connectAmi(port: number, username: string, secret: string)
   const banner = new Promise<void>((r) => (bannerSeen = r));
   const conn = new AmiConnection(socket, silentLogger, {
     onEvent(m) {
+      (m as unknown as { receivedAt: number }).receivedAt = Date.now();
       events.push(m);
       for (const w of waiters) if (w.match(m)) {
         waiters.delete(w);

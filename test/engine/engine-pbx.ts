@@ -154,7 +154,8 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
     policy,
     phonePorts,
     async startServe(extraArgs = []) {
-      const serve = new Service(['serve', '--config', config, '--secrets', secretsDir, ...extraArgs]);
+      // MITSCHNITT_SERVE_NODE_OPTIONS reaches serve only, e.g. `--import <profiler>` to profile it under a benchmark.
+      const serve = new Service(['serve', '--config', config, '--secrets', secretsDir, ...extraArgs], process.env.MITSCHNITT_SERVE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.MITSCHNITT_SERVE_NODE_OPTIONS } : {});
       pbx.serve = serve;
       const deadline = Date.now() + 20_000;
       while (!serve.logged('AMI resync done').length) {
