@@ -73,6 +73,16 @@ test('validate: years up to 10; not both days and years; warns when a long-kept 
     assert.is(r.code, 1);
     assert.match(r.stdout + r.stderr, /retentionYears/);
 
+    dir = rulesDir(() => {});
+    dirs.push(dir);
+    const settings = JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'));
+    delete settings.smtp;
+    settings.adminEmail = ['it@muster-gmbh.example'];
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify(settings));
+    r = await cli(['validate', '--rules', dir, '--json']);
+    assert.is(r.code, 1);
+    assert.ok(JSON.parse(r.stdout).errors.some((e: { pointer: string; message: string }) => e.pointer === '/adminEmail' && /needs an SMTP server/.test(e.message)), r.stdout);
+
     dir = rulesDir((rr) => (rr.rules[0]!.retentionYears = 6));
     dirs.push(dir);
     r = await cli(['validate', '--rules', dir]);
