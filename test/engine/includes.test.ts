@@ -49,6 +49,19 @@ test('the runtime account logs in with the deployed secret and not with a wrong 
   assert.match(user, /127\.0\.0\.1/);
 });
 
+test('the runtime account gets the call events it tracks but no Newexten (filtered by Asterisk for it)', async () => {
+  const since = runtimeAmi.events.length;
+  const admin = await pbx.ast.ami();
+  const adminSince = admin.events.length;
+  await admin.action('Originate', { Channel: 'Local/0301234567@from-internal/n', Application: 'Wait', Data: '1', Async: 'true', CallerID: '<201>' });
+  await runtimeAmi.waitFor((m) => m.event === 'Hangup', 10_000, 'the call to end', since);
+  await new Promise((r) => setTimeout(r, 300));
+  const kinds = new Set(runtimeAmi.events.slice(since).map((m) => m.event));
+  for (const k of ['Newchannel', 'VarSet', 'MixMonitorStart', 'Hangup']) assert.ok(kinds.has(k), `${k} reaches the runtime`);
+  assert.not.ok(kinds.has('Newexten'), 'no Newexten for the runtime');
+  assert.ok(admin.events.slice(adminSince).some((m) => m.event === 'Newexten'), 'Asterisk does send Newexten to an account without the filter');
+});
+
 test('its rights: what the runtime uses is allowed; Originate, Command and config writes are refused', async () => {
   // A call to act on: Local channel waiting in the echo application.
   const admin = await pbx.ast.ami();
