@@ -41,6 +41,8 @@ export class CallFollower {
   /** Last recording id per call (linkedid), to link the next part to it. */
   private readonly lastPart = new Map<string, string>();
   private readonly busy = new Set<string>();
+  /** Dialplan recordings whose first conversation was checked against the pair the routine decided for. */
+  private readonly firstChecked = new Set<string>();
   private closed = false;
 
   constructor(
@@ -104,8 +106,11 @@ export class CallFollower {
       let covered = false;
       for (const r of recordings) {
         r.conversation ??= conv.parties;
-        if (sameParties(r.conversation, conv.parties)) covered = true;
-        else {
+        if (sameParties(r.conversation, conv.parties) && !(await this.answeredElsewhere(r, conv.partyChannels, conv.parties, call))) covered = true;
+        else if (sameParties(r.conversation, conv.parties)) {
+          this.o.log.info('call moved: the recording ends, the call was answered by a party no rule covers', { audio: r.file, decidedFor: [r.vars.get('MITSCHNITT_CALLER'), r.vars.get('MITSCHNITT_CALLEE')], now: conv.parties });
+          await this.o.control.stopPart(r, 'moved');
+        } else {
           this.o.log.info('call moved: the recording ends, its parties are no longer talking', { audio: r.file, was: r.conversation, now: conv.parties });
           await this.o.control.stopPart(r, 'moved');
         }
@@ -129,14 +134,33 @@ export class CallFollower {
   }
 
   /**
+   * A routine's recording first bridged with parties other than the pair it decided for (a forward, a pickup,
+   * a queue agent, a ring-group member): it goes on if the new pair is covered too, or if the number the routine
+   * decided for is a team line (a call to a recorded team's number is that team's, whoever answers); otherwise
+   * the call went somewhere no rule covers and it ends. Checked once per recording.
+   */
+  private async answeredElsewhere(r: ActiveRecording, partyChannels: TrackedChannel[], parties: string[], call: TrackedChannel[]): Promise<boolean> {
+    if (r.origin !== 'dialplan' || this.firstChecked.has(r.file)) return false;
+    this.firstChecked.add(r.file);
+    if (this.firstChecked.size > 10_000) this.firstChecked.delete(this.firstChecked.values().next().value!);
+    const decided = [r.vars.get('MITSCHNITT_CALLER') ?? '', r.vars.get('MITSCHNITT_CALLEE') ?? ''].sort();
+    if (!decided[0] && !decided[1]) return false; // not ours to judge (no routine decision on it)
+    if (sameParties(decided, parties)) return false;
+    const team = (n: string) => this.o.policy.numbers[n]?.kind === 'team';
+    if (decided.some(team)) return false;
+    const fresh = this.decisionFor(partyChannels, parties, call, true);
+    return !RECORDS.has(fresh.vars.MITSCHNITT_DECISION ?? '');
+  }
+
+  /**
    * The decision for a conversation. When its parties are the pair the routine decided for (MITSCHNITT_CALLER /
    * CALLEE on its channels), the routine's decision stands; otherwise decide() for the new pair.
    */
-  private decisionFor(partyChannels: TrackedChannel[], parties: string[], call: TrackedChannel[]): { vars: Record<string, string>; rule: string | null; calleeChannel?: TrackedChannel } {
+  private decisionFor(partyChannels: TrackedChannel[], parties: string[], call: TrackedChannel[], fresh = false): { vars: Record<string, string>; rule: string | null; calleeChannel?: TrackedChannel } {
     const first = (name: string) => partyChannels.map((c) => c.vars.get(name) ?? '').find(Boolean) ?? '';
     const decided = [first('MITSCHNITT_CALLER'), first('MITSCHNITT_CALLEE')].sort();
     const own = first('MITSCHNITT_DECISION');
-    if (own && sameParties(decided, parties) && own !== 'deny') {
+    if (!fresh && own && sameParties(decided, parties) && own !== 'deny') {
       const vars: Record<string, string> = {};
       for (const c of partyChannels) for (const [k, v] of c.vars) if (k.startsWith('MITSCHNITT_') && v && !(k in vars)) vars[k] = v;
       delete vars.MITSCHNITT_FILE;

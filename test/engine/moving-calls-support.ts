@@ -35,8 +35,8 @@ export class MovingCalls {
     await sleep(300);
   }
 
-  answer(ext: string, steps: Step[] = [{ awaitBye: true }], ringMs?: number): Promise<SippPhone> {
-    return SippPhone.answer({ ext, port: this.pbx.phonePorts[ext]!, steps, ...(ringMs ? { ringMs } : {}) }).then((p) => (this.phones.push(p), p));
+  answer(ext: string, steps: Step[] = [{ awaitBye: true }], ringMs?: number, extra: { noAnswer?: boolean } = {}): Promise<SippPhone> {
+    return SippPhone.answer({ ext, port: this.pbx.phonePorts[ext]!, steps, ...(ringMs ? { ringMs } : {}), ...extra }).then((p) => (this.phones.push(p), p));
   }
 
   dial(from: string, to: string, steps: Step[]): Promise<SippPhone> {

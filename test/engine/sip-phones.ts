@@ -329,17 +329,7 @@ Content-Length: 0
 }
 
 function awaitBye(): string {
-  return `  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>`;
+  return `  <recv request="BYE"/>\n${ok200()}`;
 }
 
 function request(method: string, d: Dialog, cseq: number, extra = ''): string {
@@ -455,6 +445,8 @@ ${sdp ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Cont
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
       <ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" assign_to="contact"/>
       <log message="CALLID [call_id]"/>
+      <!-- SIPp refuses a variable used only once: a phone that never sends a request (rings, or answers and awaits BYE) still logs them. -->
+      <log message="PEER [$contact] [$from] [$to]"/>
     </action>
   </recv>
 ${reply('180 Ringing')}`;
