@@ -1,10 +1,11 @@
 // Helpers for the whole-flow test: the CLI as a child process, a long-running `serve` whose JSON log lines are
 // collected, and a real SMTP server that keeps every message it accepts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { simpleGit } from 'simple-git';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(REPO_ROOT, 'bin/mitschnitt.js');
@@ -26,6 +27,21 @@ export function cli(args: string[], o: { cwd?: string; env?: Record<string, stri
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(o.input ?? '');
   });
+}
+
+/**
+ * The admin's rules repository as deploy wants it: `dir` committed on main and pushed to a bare `origin` next to
+ * it (`<dir>/../remote.git`), so deploy finds a clean, pushed tree.
+ */
+export async function initRulesRepo(dir: string, message: string): Promise<void> {
+  const git = simpleGit(dir);
+  await simpleGit(dirname(dir)).raw(['init', '-q', '--bare', '-b', 'main', join(dirname(dir), 'remote.git')]);
+  await git.init(['-b', 'main']);
+  await git.addConfig('user.name', 'Test Admin').addConfig('user.email', 'admin@example.com');
+  await git.addRemote('origin', join(dirname(dir), 'remote.git'));
+  await git.add('.');
+  await git.commit(message);
+  await git.push(['-u', 'origin', 'main']);
 }
 
 export interface LogLine {

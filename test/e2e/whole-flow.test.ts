@@ -16,7 +16,7 @@ import { startPbx, type Pbx } from '../deploy/pbx-fixture.ts';
 import { Channel, Pbx as Dialplan } from '../dialplan/interpreter/pbx.ts';
 import { FakeAmiServer, type PhoneSpec } from '../support/fake-ami-server.ts';
 import { freePort, keygen } from '../support/sshd.ts';
-import { cli, REPO_ROOT, Service, startMailbox, waitFor, type Mailbox } from './harness.ts';
+import { cli, initRulesRepo, REPO_ROOT, Service, startMailbox, waitFor, type Mailbox } from './harness.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'mitschnitt-e2e-'));
 const repo = join(work, 'repo');
@@ -142,14 +142,7 @@ test.before(async () => {
   for (const d of [spool, secretsDir, dmsInbox, cronDir, systemdDir]) mkdirSync(d, { recursive: true });
   [pbx, mailbox, amiPort, httpPort] = await Promise.all([startPbx('e2e', { clientKeyPath: key }), startMailbox(), freePort(), freePort()]);
   writeRules(mailbox.port);
-  const git = simpleGit(repo);
-  await simpleGit(work).raw(['init', '-q', '--bare', '-b', 'main', join(work, 'remote.git')]);
-  await git.init(['-b', 'main']);
-  await git.addConfig('user.name', 'Test Admin').addConfig('user.email', 'admin@example.com');
-  await git.addRemote('origin', join(work, 'remote.git'));
-  await git.add('.');
-  await git.commit('rules for the e2e company');
-  await git.push(['-u', 'origin', 'main']);
+  await initRulesRepo(repo, 'rules for the e2e company');
   config = join(pbx.host.dir, 'current');
 });
 

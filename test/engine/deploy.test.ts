@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { BUNDLED_RULES } from '../../bin/cli-support.ts';
-import { cli } from '../e2e/harness.ts';
+import { cli, initRulesRepo } from '../e2e/harness.ts';
 import { STANDIN_BIN } from '../deploy/pbx-fixture.ts';
 import { keygen, startSshd, type Sshd } from '../support/sshd.ts';
 import { startAsterisk, type AsteriskInstance, type TestAmi } from './asterisk-instance.ts';
@@ -92,14 +92,7 @@ test.before(async () => {
   for (const u of users.users) delete u.host;
   writeJson(join(rules, 'users.json'), users);
   writeFileSync(join(repo, '.gitignore'), 'out/\n');
-  const git = simpleGit(repo);
-  await simpleGit(work).raw(['init', '-q', '--bare', '-b', 'main', join(work, 'remote.git')]);
-  await git.init(['-b', 'main']);
-  await git.addConfig('user.name', 'Test Admin').addConfig('user.email', 'admin@example.com');
-  await git.addRemote('origin', join(work, 'remote.git'));
-  await git.add('.');
-  await git.commit('rules');
-  await git.push(['-u', 'origin', 'main']);
+  await initRulesRepo(repo, 'rules');
 });
 
 test.after(async () => {
