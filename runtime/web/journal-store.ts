@@ -81,10 +81,6 @@ const SCHEMA = `
 export const userKey = (id: string) => `u:${id}`;
 export const numberKey = (n: string) => `n:${n}`;
 
-export function keysOf(s: RecordingSummary): string[] {
-  return [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)];
-}
-
 type Statement = Database.Statement<unknown[], unknown>;
 
 export class JournalStore {
@@ -100,9 +96,10 @@ export class JournalStore {
   readonly fresh: boolean;
 
   /**
-   * Opens (or creates) the index. A file that is not an SQLite database, fails SQLite's quick check, or has
-   * another schema version is moved aside as `<file>.damaged` and a new one is built. If the state folder is
-   * not writable the index lives in memory (rebuilt at every start) instead of failing the web client.
+   * Opens (or creates) the index. A file that is not an SQLite database or has another schema version (or,
+   * with `damaged`, one that SQLite found damaged in use) is moved aside as `<file>.damaged` and a new one is
+   * started. If the state folder is not writable the index lives in memory (rebuilt at every start) instead of
+   * failing the web client.
    */
   constructor(spool: string, log: Logger, file = indexPath(spool), options: { damaged?: string } = {}) {
     let db: Database.Database | undefined;
