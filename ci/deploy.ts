@@ -8,7 +8,7 @@ import { ensureAmiSecret, type SecretPaths } from './host-secrets.ts';
 import { CRON_FILE, DIALPLAN_FILE, UNIT_FILE, computePlan, hasChanges, isReload, type Actions, type HostPlan, type Pending, type Reload } from './plan.ts';
 import { MANIFEST, sha256Hex, type LocalRelease, type Manifest } from './release-files.ts';
 import { acquireLock, lockOwner, type LockOptions } from './remote-lock.ts';
-import { dialplanVersion, reloadAndVerify, runningDialplanVersion } from './reload-verify.ts';
+import { dialplanVersion, reloadAndVerify } from './reload-verify.ts';
 import { readRemoteState, type RemoteState } from './remote-state.ts';
 import { connectSsh, RemoteError, type RemoteSession, type SshAuth, type SshTarget } from './ssh-connection.ts';
 import { quote, sh } from './shell.ts';
@@ -150,12 +150,12 @@ class HostDeploy {
 
   async deploy(): Promise<void> {
     this.progress('compare');
-    const state = await this.pinnedState(await readRemoteState(this.session, this.dir));
+    const state = await this.pinnedState(await this.readState());
     const plan = computePlan(this.release.manifest, state.manifest, state.drifted);
     // Until the swap, the host keeps what it had: a failure before it reports that release as the active one.
     this.result.release = state.current;
     this.result.commit = state.manifest?.commit ?? null;
-    const secretCreated = await ensureAmiSecret(this.session, secretPaths(this.release));
+    const secretCreated = !state.secretPresent && (await ensureAmiSecret(this.session, secretPaths(this.release)));
     if (secretCreated) this.result.notes.push('created the AMI secret include on the host');
     const expectedVersion = DIALPLAN_FILE in this.release.manifest.files ? dialplanVersion(this.release.read(DIALPLAN_FILE).toString('utf8')) : null;
 
@@ -170,10 +170,11 @@ class HostDeploy {
     const install = plan.actions.installCron || plan.actions.removeCron || plan.actions.installUnit || state.pending.includes('install');
     // From the swap until everything is reloaded and verified, the host remembers what is still owed, so a deploy
     // cut off in between is completed by the next one even if that one finds no file to change.
-    await this.markPending([...reloads, ...(install ? ['install' as const] : []), ...(restart ? ['restart' as const] : [])]);
+    const owed: Pending[] = [...reloads, ...(install ? ['install' as const] : []), ...(restart ? ['restart' as const] : [])];
     try {
       this.progress('swap', name);
-      await this.swap(name, state.current);
+      // One command (one round trip): `pending` is written before the links move, so a cut between is covered.
+      await this.remote('recording pending work and switching the current release', [this.pendingScript(owed), ...this.swapLines(name, state.current)].join('\n'));
       this.progress('install');
       await this.install(this.release.manifest, state.pending.includes('install') ? installAll(this.release.manifest, plan.actions) : plan.actions, plan.firstDeploy);
       this.progress('reload', reloads.join(', ') || 'nothing');
@@ -191,14 +192,19 @@ class HostDeploy {
         verdict = await this.restartRuntime();
       }
       if (!verdict.ok) return await this.rollBack(state, verdict.reason);
-      await this.markPending([]);
     } catch (err) {
       return await this.rollBack(state, (err as Error).message);
     }
     this.result.status = 'deployed';
     this.result.release = name;
     this.result.commit = this.release.manifest.commit;
-    await this.prune(name, state.current);
+    // Nothing owed any more, and old releases pruned: one command.
+    await this.remote('finishing (pending work done, old releases pruned)', `${this.pendingScript([])}\n${this.pruneScript(name, state.current)}`);
+  }
+
+  /** The host's state in one round trip (remote-state.ts), compared against this build, with the secret's presence. */
+  private readState(): Promise<RemoteState> {
+    return readRemoteState(this.session, this.dir, { asteriskDir: this.host.asteriskDir, build: this.release.manifest, secrets: secretPaths(this.release) });
   }
 
   /**
@@ -217,7 +223,7 @@ class HostDeploy {
     }
     this.progress('package', `installing mitschnitt ${pkg.version} (host has ${state.version ?? 'none'})`);
     await installPackage(this.session, pkg);
-    const after = await readRemoteState(this.session, this.dir);
+    const after = await this.readState();
     this.result.hostVersion = after.version;
     const still = versionMismatch(this.host.name, after.version);
     if (still) throw new RemoteError(`installed ${pkg.path}, yet ${still}`);
@@ -227,11 +233,12 @@ class HostDeploy {
 
   /** Writes (or, for nothing, removes) `<dir>/pending`: the reloads and restart a deploy still owes the host. */
   private async markPending(owed: Pending[]): Promise<void> {
+    await this.remote('recording pending reloads', this.pendingScript(owed));
+  }
+
+  private pendingScript(owed: Pending[]): string {
     const file = this.path('pending');
-    await this.remote(
-      'recording pending reloads',
-      owed.length ? sh`printf '%s\n' ${owed.join(' ')} > ${file + '.new'} && mv -f ${file + '.new'} ${file}` : sh`rm -f ${file}`,
-    );
+    return owed.length ? sh`printf '%s\n' ${owed.join(' ')} > ${file + '.new'} && mv -f ${file + '.new'} ${file} || exit 1` : sh`rm -f ${file} || exit 1`;
   }
 
   /**
@@ -241,7 +248,7 @@ class HostDeploy {
    */
   private async repairUnchanged(state: RemoteState, expectedVersion: string | null, secretCreated: boolean): Promise<void> {
     const needed: Reload[] = state.pending.filter(isReload);
-    if (expectedVersion && (await runningDialplanVersion(this.session)) !== expectedVersion) needed.push('dialplan');
+    if (expectedVersion && state.runningDialplan !== expectedVersion) needed.push('dialplan');
     const reloads = this.reloadsFor(needed, secretCreated);
     const restart = state.pending.includes('restart');
     if (state.pending.includes('install') && state.manifest) {
@@ -294,23 +301,19 @@ class HostDeploy {
     }
     const tmp = `releases/${id}.tmp`;
     const dirs = [...new Set(Object.keys(files).map((p) => posix.dirname(p)).filter((d) => d !== '.'))].sort();
-    await this.remote(
-      'preparing the staging folder',
-      `set -e; umask 022; cd ${quote(this.dir)}; rm -rf ${quote(tmp)}; mkdir -p ${[tmp, ...dirs.map((d) => `${tmp}/${d}`)].map(quote).join(' ')}`,
-    );
     const changed = new Set(plan.changes.map((c) => c.path));
     const copies = Object.keys(files).filter((p) => !changed.has(p));
-    if (copies.length) {
-      this.progress('upload', `copying ${copies.length} unchanged file(s) on the host`);
-      // The paths go on stdin, one a line (manifest paths have no blanks or newlines): a command line listing a
-      // big phone fleet's files would exceed the kernel's 128 KiB limit for one argument (`sh -c`, `sudo sh -c`).
-      await this.remote(
-        'copying unchanged files from the current release',
-        `set -e; cd ${quote(this.dir)}; while read -r p; do cp --reflink=auto -p "current/$p" ${quote(tmp)}/"$p"; done`,
-        copies.map((p) => `${p}\n`).join(''),
-      );
-      this.result.filesCopied = copies.length;
-    }
+    if (copies.length) this.progress('upload', `copying ${copies.length} unchanged file(s) on the host`);
+    // One command: the staging folder, then the unchanged files copied into it. Their paths go on stdin, one a line
+    // (manifest paths have no blanks or newlines): a command line listing a big phone fleet's files would exceed the
+    // kernel's 128 KiB limit for one argument (`sh -c`, `sudo sh -c`).
+    await this.remote(
+      copies.length ? 'preparing the staging folder and copying unchanged files from the current release' : 'preparing the staging folder',
+      `set -e; umask 022; cd ${quote(this.dir)}; rm -rf ${quote(tmp)}; mkdir -p ${[tmp, ...dirs.map((d) => `${tmp}/${d}`)].map(quote).join(' ')}` +
+        (copies.length ? `; while read -r p; do cp --reflink=auto -p "current/$p" ${quote(tmp)}/"$p"; done` : ''),
+      copies.map((p) => `${p}\n`).join(''),
+    );
+    this.result.filesCopied = copies.length;
     const uploads: [string, Buffer, number][] = Object.keys(files)
       .filter((p) => changed.has(p))
       .map((p) => [p, this.release.read(p), parseInt(files[p]!.mode, 8)]);
@@ -318,8 +321,8 @@ class HostDeploy {
     if (needsSudo(this.host.user)) await this.uploadThroughStaging(id, tmp, uploads, dirs);
     else await this.upload(uploads, (p) => this.path(tmp, p));
     this.progress('verify');
-    await this.verifyRelease(tmp);
-    await this.remote('completing the release', sh`cd ${this.dir} && chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`);
+    // Checked and completed in one command: renamed to releases/<id> only if every hash matches.
+    await this.verifyRelease(tmp, sh` && cd ${this.dir} && chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`);
     return id;
   }
 
@@ -354,13 +357,14 @@ class HostDeploy {
   }
 
   /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
-  private async verifyRelease(relDir: string): Promise<void> {
+  private async verifyRelease(relDir: string, thenRun = ''): Promise<void> {
     const files = this.release.manifest.files;
     const list = Object.entries(files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('') + `${sha256Hex(this.release.manifestBytes)}  ${MANIFEST}\n`;
-    const r = await this.session.exec(sh`cd ${this.dir}/${relDir} && sha256sum --check --strict --quiet -`, list);
-    if (r.code !== 0) {
+    const r = await this.session.exec(sh`cd ${this.dir}/${relDir} && { sha256sum --check --strict --quiet - || exit 86; }` + thenRun, list);
+    if (r.code === 86) {
       throw new RemoteError(`checksum verification on ${this.host.name} failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' / ')}`);
     }
+    if (r.code !== 0) throw new RemoteError(`completing the release failed on ${this.host.name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`);
   }
 
   /**
@@ -368,6 +372,10 @@ class HostDeploy {
    * link atomically, so Asterisk's next read and the runtime see either the old or the new release, never a mix.
    */
   private async swap(id: string, oldCurrent: string | null, oldPrevious?: string | null): Promise<void> {
+    await this.remote('switching the current release', this.swapLines(id, oldCurrent, oldPrevious).join('\n'));
+  }
+
+  private swapLines(id: string, oldCurrent: string | null, oldPrevious?: string | null): string[] {
     const lines = ['set -e', `cd ${quote(this.dir)}`];
     if (oldPrevious !== undefined) {
       lines.push(oldPrevious ? sh`ln -sfn ${`releases/${oldPrevious}`} previous.new && mv -T previous.new previous` : 'rm -f previous');
@@ -375,7 +383,7 @@ class HostDeploy {
       lines.push(sh`ln -sfn ${`releases/${oldCurrent}`} previous.new && mv -T previous.new previous`);
     }
     lines.push(sh`ln -sfn ${`releases/${id}`} current.new && mv -T current.new current`);
-    await this.remote('switching the current release', lines.join('\n'));
+    return lines;
   }
 
   /** Cron ignores symlinks and files not owned by root, so the cron file is copied (a temp name with a dot is ignored). */
@@ -461,7 +469,7 @@ class HostDeploy {
     let fresh: RemoteSession | undefined;
     try {
       fresh = await connectSsh(sshTarget(this.host, this.options.knownHosts), this.options.auth, { timeoutMs: Math.min(this.options.connectTimeoutMs ?? 10_000, 10_000) });
-      const now = await readRemoteState(fresh, this.dir);
+      const now = await readRemoteState(fresh, this.dir, { asteriskDir: this.host.asteriskDir });
       const which = now.current === this.staged ? 'the new release' : now.current === state.current ? 'the old release' : 'release';
       this.result.release = now.current;
       this.result.commit = now.manifest?.commit ?? null;
@@ -501,6 +509,10 @@ class HostDeploy {
 
   /** Keeps current, previous and the newest others up to keepReleases; removes leftover staging and upload folders. */
   private async prune(current: string, previous: string | null): Promise<void> {
+    await this.remote('pruning old releases', this.pruneScript(current, previous));
+  }
+
+  private pruneScript(current: string, previous: string | null): string {
     const keep = Math.max(2, this.options.keepReleases);
     const script = [
       // Upload folders of deploys cut off before they finished (this deploy holds the lock: none is in use).
@@ -512,7 +524,7 @@ class HostDeploy {
       `  if [ "$r" != ${quote(current)} ] && [ "$r" != ${quote(previous ?? '')} ] && [ $n -gt ${keep} ]; then rm -rf "$r"; fi`,
       'done',
     ].join('\n');
-    await this.remote('pruning old releases', script);
+    return script;
   }
 }
 

@@ -38,9 +38,6 @@ export function readLocalPackage(path: string): LocalPackage {
   return { path, version: debVersion.replace('~', '-'), debVersion, bytes, sha256: sha256Hex(bytes) };
 }
 
-/** The line `readRemoteState` asks the host for: the installed program's version (empty: none on the PATH). */
-export const HOST_VERSION_PROBE = `printf 'mitschnitt=%s\\n' "$(mitschnitt --version 2>/dev/null | head -n 1 | tr -cd '0-9A-Za-z.+~-')"`;
-
 /** Why a host's installed mitschnitt cannot take this build, or null when it can. */
 export function versionMismatch(hostName: string, hostVersion: string | null, buildVersion = BUILD_VERSION): string | null {
   if (hostVersion === buildVersion) return null;

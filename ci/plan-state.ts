@@ -15,11 +15,13 @@ import { RemoteError } from './ssh-connection.ts';
  * inside the deployed release (found by `find`, which never yields `..`), at most 16 MiB in all.
  */
 export const PLAN_STATE_SCRIPT = `#!/bin/sh
-# mitschnitt plan-state DIR ASTERISK_DIR: a read-only view of this host for \`mitschnitt plan\` (ci/plan-state.ts).
-# stdin: the build's "sha256  path" lines. Writes nothing; runs \`asterisk -rx 'dialplan show version@mitschnitt-check'\`.
+# mitschnitt plan-state DIR ASTERISK_DIR [hashes]: a read-only view of this host for \`mitschnitt plan\` and deploy
+# (ci/plan-state.ts). stdin: the build's "sha256  path" lines. Differing files are sent whole, or with "hashes" only
+# their SHA-256. Writes nothing; runs \`asterisk -rx 'dialplan show version@mitschnitt-check'\`.
 set -u
 d=\${1:-/etc/mitschnitt}
 a=\${2:-/etc/asterisk}
+mode=\${3:-content}
 case "$d$a" in *[!A-Za-z0-9/._-]*) echo "plan-state: bad folder name" >&2; exit 2;; esac
 echo 'mitschnitt-plan-state 1'
 printf 'mitschnitt=%s\\n' "$(mitschnitt --version 2>/dev/null | head -n 1 | tr -cd '0-9A-Za-z.+~-')"
@@ -43,7 +45,9 @@ find . -type f | sed 's|^\\./||' | grep -vx 'manifest.json' | sort > "$list.file
 { sha256sum --check --quiet "$list" 2>/dev/null | sed -n 's/: FAILED.*$//p'; cut -c 67- "$list" | sort | comm -23 "$list.files" -; } | sort -u > "$list.bad"
 total=0
 while IFS= read -r p; do
-  if grep -qxF -- "$p" "$list.files"; then
+  if grep -qxF -- "$p" "$list.files" && [ "$mode" = hashes ]; then
+    printf 'hash=%s %s\\n' "$(sha256sum -- "$p" | cut -c 1-64)" "$p"
+  elif grep -qxF -- "$p" "$list.files"; then
     size=$(stat -c %s -- "$p")
     total=$((total + size))
     if [ "$total" -gt 16777216 ]; then echo "toolarge=$p"; continue; fi
@@ -71,6 +75,10 @@ export interface PlanState {
   files: Map<string, Buffer>;
   /** Files named by the build that the deployed release lacks. */
   missing: string[];
+  /** In `hashes` mode: the SHA-256 of each deployed file that differs from the build (or that the build lacks). */
+  hashes: Map<string, string>;
+  /** Lines after the script's own answer (deploy appends probes of its own, e.g. `secret=present`). */
+  extra: Map<string, string>;
 }
 
 const PENDING_WORDS: readonly Pending[] = ['dialplan', 'manager', 'features', 'install', 'restart'];
@@ -87,7 +95,7 @@ export function parsePlanState(output: string, host: string): PlanState {
     throw new RemoteError(`${host}: unexpected answer from plan-state (an old or foreign /usr/lib/mitschnitt/plan-state?): ${lines[0]?.slice(0, 120) ?? ''}`);
   }
   if (!lines.includes('end')) throw new RemoteError(`${host}: the plan-state answer was cut off`);
-  const state: PlanState = { version: null, runningDialplan: null, includes: 0, current: null, previous: null, pending: [], releases: [], leftovers: [], manifest: null, files: new Map(), missing: [] };
+  const state: PlanState = { version: null, runningDialplan: null, includes: 0, current: null, previous: null, pending: [], releases: [], leftovers: [], manifest: null, files: new Map(), missing: [], hashes: new Map(), extra: new Map() };
   const link = (value: string, name: string) => {
     if (!value) return null;
     const release = value.startsWith('releases/') ? value.slice('releases/'.length) : '';
@@ -119,7 +127,14 @@ export function parsePlanState(output: string, host: string): PlanState {
         break;
       case 'file': state.files.set(v, Buffer.from(lines[++i] ?? '', 'base64')); break;
       case 'missing': state.missing.push(v); break;
+      case 'hash': {
+        const m = /^([0-9a-f]{64}) (.+)$/.exec(v);
+        if (m) state.hashes.set(m[2]!, m[1]!);
+        break;
+      }
+      case 'end': break;
       case 'toolarge': throw new RemoteError(`${host}: the deployed files differing from the build exceed 16 MiB; plan cannot show them`);
+      default: if (lines.indexOf('end') < i && k) state.extra.set(k, v);
     }
   }
   return state;
@@ -131,7 +146,8 @@ export function driftedFiles(state: PlanState): string[] {
   const drifted: string[] = [];
   for (const [path, entry] of Object.entries(state.manifest.files)) {
     const live = state.files.get(path);
-    if (live ? sha256Hex(live) !== entry.sha256 : state.missing.includes(path)) drifted.push(path);
+    const liveHash = live ? sha256Hex(live) : state.hashes.get(path);
+    if (liveHash ? liveHash !== entry.sha256 : state.missing.includes(path)) drifted.push(path);
   }
   return drifted;
 }

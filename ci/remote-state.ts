@@ -1,9 +1,9 @@
-import { posix } from 'node:path';
-import { parseManifest, MANIFEST, type Manifest } from './release-files.ts';
-import { RemoteError, type RemoteSession } from './ssh-connection.ts';
-import { sh } from './shell.ts';
+import type { Manifest } from './release-files.ts';
+import type { SecretPaths } from './host-secrets.ts';
 import type { Pending } from './plan.ts';
-import { HOST_VERSION_PROBE } from './host-package.ts';
+import { driftedFiles, hashList, parsePlanState, PLAN_STATE_SCRIPT } from './plan-state.ts';
+import { RemoteError, type RemoteSession } from './ssh-connection.ts';
+import { quote, sh } from './shell.ts';
 
 /** What is deployed on a host under host.dir. */
 export interface RemoteState {
@@ -21,58 +21,48 @@ export interface RemoteState {
   leftovers: string[];
   /** `mitschnitt --version` on the host (null: no mitschnitt on the PATH), see host-package.ts. */
   version: string | null;
+  /** The dialplan version Asterisk runs (`dialplan show version@mitschnitt-check`); null: none loaded. */
+  runningDialplan: string | null;
+  /** Whether the AMI secret and its manager include exist (asked only when `secrets` are given). */
+  secretPresent: boolean;
 }
 
-const PENDING_WORDS: readonly Pending[] = ['dialplan', 'manager', 'features', 'install', 'restart'];
-
-/** Release folders: the content id, or `<id>-<n>` for a copy rebuilt after files were edited on the host. */
-const RELEASE_NAME = /^[0-9a-f]{16}(-[0-9]{1,6})?$/;
-
-function linkTarget(value: string, link: string, host: string): string | null {
-  if (!value) return null;
-  const release = value.startsWith('releases/') ? value.slice('releases/'.length) : '';
-  if (!RELEASE_NAME.test(release)) throw new RemoteError(`${host}: ${link} points at '${value}', not at a release mitschnitt deployed; fix or remove it by hand`);
-  return release;
-}
-
-export async function readRemoteState(session: RemoteSession, dir: string): Promise<RemoteState> {
-  const out = await session.run(
-    'reading the deployed state',
-    `${HOST_VERSION_PROBE}; ` +
-      sh`cd ${dir} 2>/dev/null || exit 0; printf 'current=%s\\n' "$(readlink current || true)"; printf 'previous=%s\\n' "$(readlink previous || true)"; ` +
-      `printf 'pending=%s\\n' "$(head -c 200 pending 2>/dev/null | tr -s ' \\n' ' ')"; ` +
-      `if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi; if [ -d staging ]; then echo leftover=staging; fi`,
-  );
-  const values = (key: string) => out.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+/**
+ * Everything deploy needs to know about a host, in one command (one round trip): the plan-state script
+ * (plan-state.ts) in `hashes` mode, given the build's file list, so only files that differ from the build are hashed
+ * and reported; drift against the host's own manifest follows from those hashes. With `secrets`, it also says
+ * whether the AMI secret exists, so deploy only runs the command that creates it when it is missing.
+ */
+export async function readRemoteState(
+  session: RemoteSession,
+  dir: string,
+  options: { asteriskDir?: string; build?: Manifest; secrets?: SecretPaths } = {},
+): Promise<RemoteState> {
   const name = session.target.name;
-  const current = linkTarget(values('current')[0] ?? '', 'current', name);
-  const previous = linkTarget(values('previous')[0] ?? '', 'previous', name);
-  const releases = values('release').filter((r) => RELEASE_NAME.test(r));
-  const leftovers = [
-    ...values('release').filter((r) => r.endsWith('.tmp') && RELEASE_NAME.test(r.slice(0, -4))).map((r) => `releases/${r}`),
-    ...values('leftover'),
-  ];
-  let manifest: Manifest | null = null;
-  if (current) {
-    const bytes = await session.readFile(posix.join(dir, 'current', MANIFEST));
-    if (!bytes) throw new RemoteError(`${name}: ${dir}/current has no ${MANIFEST}; the release is damaged, remove the current link and deploy again`);
-    try {
-      manifest = parseManifest(bytes, `${name}:${dir}/current/${MANIFEST}`);
-    } catch (err) {
-      throw new RemoteError((err as Error).message);
-    }
+  const secretProbe = options.secrets
+    ? `; f=${quote(`${options.secrets.secretsDir}/${options.secrets.amiSecret}`)}; [ -s "$f" ] && [ -s "$f.manager.conf" ] && echo secret=present; true`
+    : '';
+  const r = await session.exec(
+    sh`/bin/sh -c ${PLAN_STATE_SCRIPT} plan-state ${dir} ${options.asteriskDir ?? '/etc/asterisk'} hashes` + secretProbe,
+    options.build ? hashList(options.build) : '',
+  );
+  if (!r.stdout.startsWith('mitschnitt-plan-state')) {
+    throw new RemoteError(`reading the deployed state failed on ${name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
   }
-  const drifted = manifest ? await findDrift(session, posix.join(dir, 'current'), manifest) : [];
-  const pending = PENDING_WORDS.filter((w) => (values('pending')[0] ?? '').split(' ').includes(w));
-  return { current, previous, manifest, releases, drifted, pending, leftovers, version: values('mitschnitt')[0] || null };
-}
-
-/** `sha256sum --check` of a deployed release against its own manifest: someone may have edited it by hand. */
-async function findDrift(session: RemoteSession, releaseDir: string, manifest: Manifest): Promise<string[]> {
-  const list = Object.entries(manifest.files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('');
-  const r = await session.exec(sh`cd ${releaseDir} && sha256sum --check --strict --quiet - 2>/dev/null`, list);
-  if (r.code === 0) return [];
-  const drifted = r.stdout.split('\n').map((l) => /^(.*): FAILED/.exec(l)?.[1]).filter((p): p is string => !!p && p in manifest.files);
-  if (drifted.length === 0) throw new RemoteError(`${session.target.name}: cannot check the files in ${releaseDir} (sha256sum exit ${r.code ?? r.signal})`);
-  return drifted;
+  const state = parsePlanState(r.stdout, name);
+  if (state.current && !state.manifest) {
+    throw new RemoteError(`${name}: ${dir}/current has no manifest.json; the release is damaged, remove the current link and deploy again`);
+  }
+  return {
+    current: state.current,
+    previous: state.previous,
+    manifest: state.manifest,
+    releases: state.releases,
+    drifted: driftedFiles(state),
+    pending: state.pending,
+    leftovers: state.leftovers,
+    version: state.version,
+    runningDialplan: state.runningDialplan,
+    secretPresent: state.extra.get('secret') === 'present',
+  };
 }

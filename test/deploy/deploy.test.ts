@@ -35,6 +35,8 @@ const build = (p: Pbx, spec: Partial<ReleaseSpec> = {}) => buildRelease(out, p, 
 
 const current = (p: Pbx) => readlinkSync(join(p.host.dir, 'current'));
 const deployed = (p: Pbx, path: string) => readFileSync(join(p.host.dir, 'current', path), 'utf8');
+/** Every deploy reads the running dialplan version with the host's state (remote-state.ts): one read-only query. */
+const STATE_QUERY = 'dialplan show version@mitschnitt-check';
 const loadedDialplan = (p: Pbx) => readFileSync(join(p.state, 'dialplan.loaded'), 'utf8');
 
 test('first deploy: release swapped in, cron + unit installed, AMI secret created on the host, everything reloaded and verified', async () => {
@@ -50,7 +52,7 @@ test('first deploy: release swapped in, cron + unit installed, AMI secret create
   assert.is(statSync(cron).mode & 0o777, 0o644);
   assert.is(readFileSync(join(p.systemdDir, 'mitschnitt.service'), 'utf8'), release.read('systemd/mitschnitt.service').toString());
   assert.equal(p.systemctlCalls(), ['daemon-reload', 'enable mitschnitt', 'restart mitschnitt']);
-  assert.equal(p.asteriskCommands(), ['dialplan reload', 'manager reload', 'module reload features', 'dialplan show version@mitschnitt-check']);
+  assert.equal(p.asteriskCommands(), [STATE_QUERY, 'dialplan reload', 'manager reload', 'module reload features', 'dialplan show version@mitschnitt-check']);
   assert.match(loadedDialplan(p), `NoOp(mitschnitt ${versionOf(release.read('asterisk/extensions_mitschnitt.conf').toString())})`);
 
   const secret = readFileSync(join(p.secretsDir, 'ami'), 'utf8');
@@ -110,7 +112,7 @@ test('unchanged re-deploy uploads 0 bytes, reloads nothing, keeps the secret', a
   assert.is(again.bytesUploaded, 0);
   assert.is(again.filesUploaded, 0);
   assert.equal(again.reloaded, []);
-  assert.equal(p.asteriskCommands(), ['dialplan show version@mitschnitt-check'], 'only the read-only version check');
+  assert.equal(p.asteriskCommands(), [STATE_QUERY], 'only the read-only version check (part of reading the state)');
   assert.equal(p.systemctlCalls(), []);
   assert.is(readFileSync(join(p.secretsDir, 'ami'), 'utf8'), secret);
   assert.is(current(p), `releases/${release.id}`);
@@ -131,7 +133,7 @@ test('a changed file: only it (and the manifest) is uploaded, only its module is
   assert.is(r.bytesUploaded, Buffer.byteLength('[featuremap]\nautomixmon => *9\n') + featuresOnly.manifestBytes.length);
   assert.is(r.filesCopied, Object.keys(featuresOnly.manifest.files).length - 1);
   assert.equal(r.reloaded, ['features']);
-  assert.equal(p.asteriskCommands(), ['module reload features']);
+  assert.equal(p.asteriskCommands(), [STATE_QUERY, 'module reload features']);
   assert.equal(p.systemctlCalls(), [], 'runtime files unchanged: no restart');
   assert.is(deployed(p, 'asterisk/features_mitschnitt.conf'), '[featuremap]\nautomixmon => *9\n');
   assert.is(r.commit, 'b'.repeat(40));
@@ -141,7 +143,7 @@ test('a changed file: only it (and the manifest) is uploaded, only its module is
   const r2 = await deployHost(p.host, newDialplan, options(p));
   assert.is(r2.status, 'deployed', r2.reason);
   assert.equal(r2.reloaded, ['dialplan', 'features']);
-  assert.equal(p.asteriskCommands(), ['dialplan reload', 'module reload features', 'dialplan show version@mitschnitt-check']);
+  assert.equal(p.asteriskCommands(), [STATE_QUERY, 'dialplan reload', 'module reload features', 'dialplan show version@mitschnitt-check']);
   assert.equal(p.systemctlCalls(), ['restart mitschnitt'], 'policy.json changed: runtime restarted, unit unchanged: no daemon-reload');
   assert.match(loadedDialplan(p), 'Return(auto)');
   assert.is(readlinkSync(join(p.host.dir, 'previous')), `releases/${featuresOnly.id}`);
@@ -156,7 +158,7 @@ test('a removed file disappears from the new release; a removed cron file is rem
   assert.not.ok(existsSync(join(p.host.dir, 'current/scripts/archive.sh')));
   assert.not.ok(existsSync(join(p.cronDir, 'mitschnitt')));
   assert.equal(r.reloaded, []);
-  assert.equal(p.asteriskCommands(), []);
+  assert.equal(p.asteriskCommands(), [STATE_QUERY], 'nothing reloaded');
   assert.ok(existsSync(join(p.host.dir, 'previous/scripts/archive.sh')), 'the previous release keeps it');
 });
 
@@ -195,6 +197,7 @@ test('a refused dialplan reload is detected, the old set is swapped back and rel
   assert.is(r.release, good.id);
   assert.not.ok(existsSync(join(p.host.dir, 'releases', bad.id)), 'the failed release is removed');
   assert.equal(p.asteriskCommands(), [
+    STATE_QUERY,
     'dialplan reload', 'dialplan show version@mitschnitt-check', // new set: refused
     'dialplan reload', 'dialplan show version@mitschnitt-check', // old set again
   ]);
@@ -279,7 +282,7 @@ test('a connection cut right after the swap: the new set is live, and the next d
   const cut = await deployHost(p.host, next, options(p, { onProgress }));
   assert.is(cut.status, 'failed');
   assert.is(current(p), `releases/${next.id}`, 'the swap happened: one complete set, the new one');
-  assert.equal(p.asteriskCommands(), [], 'nothing reloaded yet');
+  assert.equal(p.asteriskCommands().filter((c) => c !== STATE_QUERY), [], 'nothing reloaded yet (the state is read twice: by the deploy, and after the cut to report it)');
   assert.is(readFileSync(join(p.host.dir, 'pending'), 'utf8'), 'dialplan install restart\n');
 
   const repair = await deployHost(p.host, next, options(p));

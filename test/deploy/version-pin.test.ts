@@ -41,7 +41,7 @@ test('a host running another mitschnitt version is refused before anything chang
   assert.match(r.reason!, `pinned runs mitschnitt 0.0.1, but these rules are built with mitschnitt ${VERSION}`);
   assert.match(r.reason!, '--package mitschnitt_');
   assert.is(readlinkSync(join(p.host.dir, 'current')), `releases/${first.id}`, 'nothing deployed');
-  assert.equal(p.asteriskCommands(), [], 'nothing reloaded');
+  assert.equal(p.asteriskCommands().filter((c) => !c.startsWith('dialplan show')), [], 'nothing reloaded');
   assert.not.ok(existsSync(join(p.host.dir, 'deploy.lock')));
 
   const plan = await planHost(p.host, out, { privateKey: readFileSync(key) });
