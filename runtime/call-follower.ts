@@ -93,7 +93,18 @@ export class CallFollower {
     const { tracker } = this.o;
     const conv = tracker.conversation(bridgeId);
     const key = conv.bridges.slice().sort().join(' ');
-    if (conv.bridges.length === 0 || tracker.isConference(conv.bridges) || this.busy.has(key)) return;
+    if (conv.bridges.length === 0 || this.busy.has(key)) return;
+    if (conv.bridges.some((b) => /holding/.test(tracker.bridge(b)?.technology ?? ''))) {
+      // Parked (or another holding bridge): the party waits alone, nobody talks; whoever takes it next is a new
+      // conversation. A MixMonitor left running would record the hold music into the old part.
+      const held = conv.channels.flatMap((c) => tracker.recordingsOn(c.name));
+      for (const r of held) {
+        this.o.log.info('call moved: the recording ends, its party is parked', { audio: r.file });
+        await this.o.control.stopPart(r, 'parked');
+      }
+      return;
+    }
+    if (tracker.isConference(conv.bridges)) return;
     if (conv.parties.length !== 2) return; // one party waits (hold, ringing); three in a basic bridge is a swap in progress
     const call = tracker.callOf(conv.channels[0]!.name);
     const recordings = conv.channels.flatMap((c) => tracker.recordingsOn(c.name));

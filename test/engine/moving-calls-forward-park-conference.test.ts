@@ -53,15 +53,20 @@ test('call forward to an external number: the customer calls Ben (recorded), for
   assert.is(m.journals().length, before, JSON.stringify(m.journals().slice(before).map(summary)));
 });
 
-test('park and retrieve: Anna parks the customer (AMI Park), Ben retrieves with 701: part 1 customer ↔ Anna, part 2 customer ↔ Ben, linked', async () => {
+test('park and retrieve: Anna parks the customer (AMI Park), Ben retrieves with 701: part 1 customer ↔ Anna ends at parking, part 2 customer ↔ Ben, linked', async () => {
   const before = m.journals().length;
+  const since = m.ami.events.length;
   await m.answer('201', [{ media: 3000 }, { awaitBye: true }], 300);
   const customer = await m.dialIn(EXTERNAL, '201', [{ media: 12000 }, { pause: 12000 }, { hangup: true }]);
   await m.together(/^PJSIP\/carrier-/, /^PJSIP\/201-/);
   await sleep(2500);
   const parked = await m.ami.action('Park', { Channel: await m.channel(/^PJSIP\/carrier-/), TimeoutChannel: await m.channel(/^PJSIP\/201-/), Parkinglot: 'default' });
   assert.ok(parked.ok, parked.message.get('Message'));
-  await m.ami.action('Hangup', { Channel: await m.channel(/^PJSIP\/201-/) });
+  // Parked, the customer waits alone: part 1 ends there (no hold music in it).
+  await m.waitEvent((e) => e.event === 'MixMonitorStop' && (e.get('Channel') ?? '').startsWith('PJSIP/carrier'), 'part 1 stopped at parking', since, 5000);
+  // Anna's Dial is over once her peer is parked; hang her up if Asterisk has not yet.
+  const annaLeft = (await m.channels()).find((n) => n.startsWith('PJSIP/201-'));
+  if (annaLeft) await m.ami.action('Hangup', { Channel: annaLeft });
   await sleep(1500);
   await m.dial('202', '701', [{ media: 4000 }, { pause: 4000 }, { hangup: true }]);
   await customer.done();
