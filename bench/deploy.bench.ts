@@ -4,7 +4,7 @@
 // the default --parallel. Figures only; nothing here passes or fails on time.
 // All 20 "hosts" share this machine's 2 cores with the deploying process, so their remote work (sshd, shells,
 // sha256sum, the stand-in asterisk) competes with it; on real PBXs that work runs on 20 machines.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PARALLEL } from '../ci/command-support.ts';
@@ -38,8 +38,43 @@ function release(p: Pbx, version: string): void {
   writeRelease(out, p.host.name, { secretsDir: p.secretsDir, dialplanBody: `exten => s,1,NoOp(${version})\n;${'x'.repeat(10_000)}`, extra });
 }
 
+/** PIDs of the sshd listeners of the fixture hosts (found by their config file). */
+function listenerPids(hosts: Pbx[]): number[] {
+  const configs = new Set(hosts.map((p) => join(p.sshd.dir, 'sshd_config')));
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      // sshd rewrites its title ("sshd: /usr/sbin/sshd -f <config> -D -e [listener] …"), so match within it.
+      const title = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (title.includes('sshd') && [...configs].some((c) => title.includes(` ${c} `))) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU time (ms) spent on the simulated hosts: each listener's own time plus that of its reaped children (every
+ * session's sshd, shells, sha256sum, stand-ins: a session's children are reaped into it, it into the listener).
+ */
+function hostCpuMs(pids: number[]): number {
+  const tick = 100; // USER_HZ on Linux
+  return pids.reduce((sum, pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / tick;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
 interface Run {
   ms: number;
+  /** CPU spent by the simulated hosts (their sshd, shells and commands) during the run. */
+  hostCpuMs: number;
   results: HostResult[];
   /** Average time per host spent in each phase (from its progress event to the host's next one). */
   phases: Map<Phase, number>;
@@ -56,19 +91,23 @@ async function run(label: string, hosts: Pbx[], version: string | null, parallel
     if (prev) phases.set(prev.phase, (phases.get(prev.phase) ?? 0) + (now - prev.at) / hosts.length);
     last.set(e.host, { phase: e.phase, at: now });
   };
+  const listeners = listenerPids(hosts);
+  const hostCpu = hostCpuMs(listeners);
   const cpu = process.cpuUsage();
   const started = performance.now();
   const results = await deployAll(hosts.map((p) => p.host), (h) => readLocalRelease(out, h.name), { ...options, onProgress }, parallel);
   const ms = performance.now() - started;
   const used = process.cpuUsage(cpu);
+  await new Promise((r) => setTimeout(r, 200)); // let the listeners reap their last sessions
+  const remoteCpu = hostCpuMs(listeners) - hostCpu;
   const failed = results.filter((r) => r.status === 'failed');
   if (failed.length) throw new Error(`${label}: ${failed.map((r) => `${r.host}: ${r.reason}`).join('; ')}`);
   const avg = (f: (r: HostResult) => number) => (results.reduce((n, r) => n + f(r), 0) / results.length).toFixed(0);
   console.log(
     `${label.padEnd(44)} ${ms.toFixed(0).padStart(6)} ms  per host: uploaded ${avg((r) => r.bytesUploaded).padStart(6)} B in ${avg((r) => r.filesUploaded).padStart(2)} files,` +
-      ` ${avg((r) => r.remoteCommands ?? 0)} remote commands, SSH bytes sent ${avg((r) => r.wireBytes).padStart(6)} B; local CPU ${((used.user + used.system) / 1000).toFixed(0)} ms; ${[...new Set(results.map((r) => r.status))].join('/')}`,
+      ` ${avg((r) => r.remoteCommands ?? 0)} remote commands, SSH bytes sent ${avg((r) => r.wireBytes).padStart(6)} B; CPU: local ${((used.user + used.system) / 1000).toFixed(0)} ms, hosts ${remoteCpu.toFixed(0)} ms; ${[...new Set(results.map((r) => r.status))].join('/')}`,
   );
-  return { ms, results, phases, cpuMs: (used.user + used.system) / 1000 };
+  return { ms, results, phases, cpuMs: (used.user + used.system) / 1000, hostCpuMs: remoteCpu };
 }
 
 function phaseLine(r: Run): string {
@@ -107,6 +146,11 @@ try {
   console.log(
     `\nslowest part at ${HOSTS} hosts: '${slowest[0]}' (${slowest[1].toFixed(0)} ms per host of ${changedAll.ms.toFixed(0)} ms);` +
       ` the deploying process used ${changedAll.cpuMs.toFixed(0)} ms CPU for ${HOSTS} hosts (${(changedAll.cpuMs / changedOne.cpuMs).toFixed(1)}x one host's ${changedOne.cpuMs.toFixed(0)} ms)`,
+  );
+  console.log(
+    `the ${HOSTS} simulated hosts used ${changedAll.hostCpuMs.toFixed(0)} ms CPU for a changed rule (${(changedAll.hostCpuMs / HOSTS).toFixed(0)} ms each) and ` +
+      `${unchangedAll.hostCpuMs.toFixed(0)} ms for an unchanged re-deploy: on 2 cores that alone is ≥ ${(changedAll.hostCpuMs / 2).toFixed(0)} / ${(unchangedAll.hostCpuMs / 2).toFixed(0)} ms of wall time,` +
+      ` which real PBXs spend in parallel on their own CPUs`,
   );
   const ratio = (a: Run, b: Run) => (a.ms / b.ms).toFixed(2);
   console.log(

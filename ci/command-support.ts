@@ -21,8 +21,9 @@ export const COMMON_FLAGS = {
 } as const;
 
 /**
- * Hosts deployed or planned at once. A host's deploy mostly waits on its network and its own CPU, so all hosts of a
- * usual company run together (bench/deploy.bench.ts: 20 hosts at once take ~1.3x one host's time; 4 at a time, 4x).
+ * Hosts deployed or planned at once. A host's deploy mostly waits on its network and the host's own CPU (the deploying
+ * process spends ~13 ms CPU per host), so all hosts of a usual company run together; 4 at a time made 20 hosts take
+ * five rounds (bench/deploy.bench.ts).
  */
 export const DEFAULT_PARALLEL = 32;
 
