@@ -27,7 +27,7 @@ echo 'mitschnitt-plan-state 1'
 printf 'mitschnitt=%s\\n' "$(mitschnitt --version 2>/dev/null | head -n 1 | tr -cd '0-9A-Za-z.+~-')"
 v=$(timeout 60 asterisk -rx 'dialplan show version@mitschnitt-check' 2>/dev/null | sed -n 's/.*NoOp(mitschnitt \\([0-9a-f]\\{16\\}\\)).*/\\1/p' | head -n 1)
 printf 'dialplan=%s\\n' "$v"
-printf 'includes=%s\\n' "$(grep -Rls --include=*.conf -e "$d/current/asterisk/" "$a" 2>/dev/null | wc -l)"
+[ "$mode" = hashes ] || printf 'includes=%s\\n' "$(grep -Rls --include=*.conf -e "$d/current/asterisk/" "$a" 2>/dev/null | wc -l)"
 list=$(mktemp) || exit 1
 trap 'rm -f "$list" "$list.files" "$list.bad"' EXIT
 grep -E '^[0-9a-f]{64}  [A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$' > "$list" || true
