@@ -183,6 +183,7 @@ async function settledLog(ast: AsteriskInstance, mark: number, channels: number)
       continue;
     }
     for (const line of lines) {
+      if (line.includes('Log queue threshold')) throw new Error('Asterisk dropped log lines (logger_queue_limit): priorities cannot be counted');
       const exec = /\]\[(C-[0-9a-f]+)\].*Executing \[[^@\]]*@([^:\]]+):\d+\] (\w+)\("(Local\/c\d+@mt-cases-[0-9a-f]+;2)"/.exec(line);
       if (exec) {
         const [, callid, context, app, channel] = exec;
