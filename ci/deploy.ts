@@ -12,7 +12,7 @@ import { dialplanVersion, reloadAndVerify } from './reload-verify.ts';
 import { readRemoteState, type RemoteState } from './remote-state.ts';
 import { connectSsh, RemoteError, type RemoteSession, type SshAuth, type SshTarget } from './ssh-connection.ts';
 import { quote, sh } from './shell.ts';
-import { checkRootAccess, needsSudo } from './sudo.ts';
+import { checkRootAccess } from './sudo.ts';
 
 export type Phase = 'connect' | 'lock' | 'compare' | 'package' | 'upload' | 'verify' | 'swap' | 'install' | 'reload' | 'restart' | 'rollback' | 'done' | 'failed';
 
@@ -304,67 +304,61 @@ class HostDeploy {
     const changed = new Set(plan.changes.map((c) => c.path));
     const copies = Object.keys(files).filter((p) => !changed.has(p));
     if (copies.length) this.progress('upload', `copying ${copies.length} unchanged file(s) on the host`);
-    // One command: the staging folder, then the unchanged files copied into it. Their paths go on stdin, one a line
-    // (manifest paths have no blanks or newlines): a command line listing a big phone fleet's files would exceed the
-    // kernel's 128 KiB limit for one argument (`sh -c`, `sudo sh -c`).
-    await this.remote(
-      copies.length ? 'preparing the staging folder and copying unchanged files from the current release' : 'preparing the staging folder',
-      `set -e; umask 022; cd ${quote(this.dir)}; rm -rf ${quote(tmp)}; mkdir -p ${[tmp, ...dirs.map((d) => `${tmp}/${d}`)].map(quote).join(' ')}` +
-        (copies.length ? `; while read -r p; do cp --reflink=auto -p "current/$p" ${quote(tmp)}/"$p"; done` : ''),
-      copies.map((p) => `${p}\n`).join(''),
-    );
-    this.result.filesCopied = copies.length;
-    const uploads: [string, Buffer, number][] = Object.keys(files)
+    const uploads: [string, Buffer, string][] = Object.keys(files)
       .filter((p) => changed.has(p))
-      .map((p) => [p, this.release.read(p), parseInt(files[p]!.mode, 8)]);
-    uploads.push([MANIFEST, this.release.manifestBytes, 0o644]);
-    if (needsSudo(this.host.user)) await this.uploadThroughStaging(id, tmp, uploads, dirs);
-    else await this.upload(uploads, (p) => this.path(tmp, p));
-    this.progress('verify');
-    // Checked and completed in one command: renamed to releases/<id> only if every hash matches.
-    await this.verifyRelease(tmp, sh` && cd ${this.dir} && chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`);
-    return id;
-  }
-
-  private async upload(uploads: [string, Buffer, number][], target: (path: string) => string): Promise<void> {
+      .map((p) => [p, this.release.read(p), files[p]!.mode]);
+    uploads.push([MANIFEST, this.release.manifestBytes, '0644']);
+    // Everything goes on the command's stdin, in three parts the script reads in turn: the unchanged files' paths
+    // (copied from the current release), each changed file as a `mode size path` line followed by exactly its bytes
+    // (`head -c` reads no further), and the build's hashes for `sha256sum --check`. One command and no SFTP: every
+    // remote round trip costs, and 20 hosts' worth of them add up. No command line grows with the file count (the
+    // kernel's 128 KiB limit for one argument of `sh -c` / `sudo sh -c`), and since the command runs as root (also
+    // through sudo) the files are root's as written, with the manifest's modes.
+    const stdin: Buffer[] = [Buffer.from(copies.map((p) => `${p}\n`).join('') + '--\n')];
     for (const [i, [p, bytes, mode]] of uploads.entries()) {
       this.progress('upload', `${i + 1}/${uploads.length} ${p}`);
-      await this.session.writeFile(target(p), bytes, mode);
+      stdin.push(Buffer.from(`${mode} ${bytes.length} ${p}\n`), bytes);
       this.result.bytesUploaded += bytes.length;
       this.result.filesUploaded++;
     }
-  }
-
-  /**
-   * SFTP writes as the SSH user, who owns no folder under host.dir: files go to `staging/<id>/` (created as root,
-   * then handed to the user, mode 0700), and `install -o 0 -g 0 -m <mode>` copies them into the root-owned
-   * `releases/<id>.tmp/`, so the release looks exactly as a root deploy's. The hashes are then checked there, on
-   * the copies the user can no longer change.
-   */
-  private async uploadThroughStaging(id: string, tmp: string, uploads: [string, Buffer, number][], dirs: string[]): Promise<void> {
-    const staging = `staging/${id}`;
-    await this.remote(
-      'preparing the upload folder',
-      `set -e; umask 022; cd ${quote(this.dir)}; mkdir -p staging; rm -rf ${quote(staging)}; umask 077; ` +
-        `mkdir -p ${[staging, ...dirs.map((d) => `${staging}/${d}`)].map(quote).join(' ')}; chown -R ${quote(this.host.user)} ${quote(staging)}`,
-    );
-    await this.upload(uploads, (p) => this.path(staging, p));
-    await this.remote(
-      'moving the uploaded files into place',
-      `set -e; cd ${quote(this.dir)}; while read -r mode p; do install -o 0 -g 0 -m "$mode" ${quote(staging)}/"$p" ${quote(tmp)}/"$p"; done; rm -rf ${quote(staging)}`,
-      uploads.map(([p, , mode]) => `${mode.toString(8).padStart(4, '0')} ${p}\n`).join(''),
-    );
-  }
-
-  /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
-  private async verifyRelease(relDir: string, thenRun = ''): Promise<void> {
-    const files = this.release.manifest.files;
-    const list = Object.entries(files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('') + `${sha256Hex(this.release.manifestBytes)}  ${MANIFEST}\n`;
-    const r = await this.session.exec(sh`cd ${this.dir}/${relDir} && { sha256sum --check --strict --quiet - || exit 86; }` + thenRun, list);
+    stdin.push(Buffer.from('-- 0 -\n'), Buffer.from(this.hashList()));
+    this.result.filesCopied = copies.length;
+    this.progress('verify');
+    const script = [
+      'set -e',
+      'umask 022',
+      `cd ${quote(this.dir)}`,
+      `rm -rf ${quote(tmp)}`,
+      `mkdir -p ${[tmp, ...dirs.map((d) => `${tmp}/${d}`)].map(quote).join(' ')}`,
+      `while read -r p; do [ "$p" = -- ] && break; cp --reflink=auto -p "current/$p" ${quote(tmp)}/"$p"; done`,
+      `while read -r mode size p; do [ "$mode" = -- ] && break; head -c "$size" > ${quote(tmp)}/"$p"; chmod "$mode" ${quote(tmp)}/"$p"; done`,
+      `cd ${quote(tmp)}`,
+      'sha256sum --check --strict --quiet - || exit 86',
+      `cd ${quote(this.dir)}`,
+      sh`chmod 0755 ${tmp} && mv -T ${tmp} ${`releases/${id}`}`,
+    ].join('\n');
+    const r = await this.session.exec(script, Buffer.concat(stdin));
     if (r.code === 86) {
       throw new RemoteError(`checksum verification on ${this.host.name} failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' / ')}`);
     }
-    if (r.code !== 0) throw new RemoteError(`completing the release failed on ${this.host.name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+    if (r.code !== 0) {
+      throw new RemoteError(`staging the release failed on ${this.host.name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
+    }
+    return id;
+  }
+
+  /** The build's `sha256  path` lines, manifest included, for `sha256sum --check` on the host. */
+  private hashList(): string {
+    const files = this.release.manifest.files;
+    return Object.entries(files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('') + `${sha256Hex(this.release.manifestBytes)}  ${MANIFEST}\n`;
+  }
+
+  /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
+  private async verifyRelease(relDir: string): Promise<void> {
+    const r = await this.session.exec(sh`cd ${this.dir}/${relDir} && sha256sum --check --strict --quiet -`, this.hashList());
+    if (r.code !== 0) {
+      throw new RemoteError(`checksum verification on ${this.host.name} failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' / ')}`);
+    }
   }
 
   /**
