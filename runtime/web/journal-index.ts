@@ -175,9 +175,9 @@ export class JournalIndex {
       this.log.warn('journal outside the spool day folders ignored', { journal: journalPath });
       return undefined;
     }
-    const parsed = this.parse(journalPath, await readFile(journalPath, 'utf8').catch((err: NodeJS.ErrnoException) => err));
-    if (!parsed) return undefined;
-    return this.guard(() => this.store.insert([{ day, ...parsed }])[0]);
+    const summary = this.parse(journalPath, await readFile(journalPath, 'utf8').catch((err: NodeJS.ErrnoException) => err));
+    if (!summary) return undefined;
+    return this.guard(() => this.store.insert([{ day, summary }])[0]);
   }
 
   remove(id: string): void {
@@ -267,10 +267,10 @@ export class JournalIndex {
     // promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
     // stalls for more than one slice (a few ms).
     for (let i = 0; i < fresh.length; i += READ_SLICE) {
-      const items: { day: string; summary: RecordingSummary; owners: Map<string, string> }[] = [];
+      const items: { day: string; summary: RecordingSummary }[] = [];
       for (const path of fresh.slice(i, i + READ_SLICE)) {
-        const parsed = this.parse(path, readSyncOrError(path));
-        if (parsed) items.push({ day, ...parsed });
+        const summary = this.parse(path, readSyncOrError(path));
+        if (summary) items.push({ day, summary });
       }
       const added = this.guard(() => this.store.insert(items));
       result.added += added.length;
@@ -310,7 +310,7 @@ export class JournalIndex {
   }
 
   /** A journal's text (or the error reading it) → its summary; problems are logged once and the file skipped. */
-  private parse(journalPath: string, text: string | NodeJS.ErrnoException): { summary: RecordingSummary; owners: Map<string, string> } | undefined {
+  private parse(journalPath: string, text: string | NodeJS.ErrnoException): RecordingSummary | undefined {
     let data: unknown;
     try {
       if (typeof text !== 'string') throw text;
@@ -323,9 +323,8 @@ export class JournalIndex {
     if (!summary) {
       this.unusable.add(journalPath);
       this.log.warn('journal malformed, not shown', { journal: journalPath });
-      return undefined;
     }
-    return { summary, owners: numberOwners(data) };
+    return summary;
   }
 
   /**
@@ -379,9 +378,7 @@ export class JournalIndex {
     };
     // A rare part of a number (one customer's calls): its few matches straight from the trigram index.
     const rare = needle && needle.length >= 3 ? this.store.rare(needle, RARE_MATCHES, after, sqlFilter, this.spool) : undefined;
-    const merged = [...new Set(keys)];
-    const mergedUsers = merged.filter((k) => k.startsWith('u:')).map((k) => k.slice(2));
-    const lists = rare ? [rare.values()] : merged.map((key, slot) => this.store.list(slot, key, after, sqlFilter, this.spool, mergedUsers));
+    const lists = rare ? [rare.values()] : [...new Set(keys)].map((key, slot) => this.store.list(slot, key, after, sqlFilter, this.spool));
     try {
       const heads = lists.map((list) => list.next().value as RecordingSummary | undefined);
       const rows: JournalRow[] = [];
@@ -406,24 +403,6 @@ export class JournalIndex {
       for (const list of lists) list.return?.();
     }
   }
-}
-
-/**
- * For each number in a journal's parties: the user id when every party with that number carried the same one (the
- * usual case: a user's extension). A number also seen without that user id (a recovered journal) maps to nothing.
- */
-function numberOwners(data: unknown): Map<string, string> {
-  const j = data as { caller?: unknown; callee?: unknown; participants?: unknown };
-  const parties = [j.caller, j.callee, ...(Array.isArray(j.participants) ? j.participants : [])];
-  const owners = new Map<string, string | null>();
-  for (const p of parties) {
-    if (typeof p !== 'object' || p === null) continue;
-    const { number, userId } = p as { number?: unknown; userId?: unknown };
-    if (typeof number !== 'string') continue;
-    const user = typeof userId === 'string' && userId !== '' ? userId : null;
-    owners.set(number, owners.has(number) && owners.get(number) !== user ? null : user);
-  }
-  return new Map([...owners].filter((e): e is [string, string] => e[1] !== null));
 }
 
 function takesPart(s: RecordingSummary, p: NonNullable<JournalFilter['participant']>): boolean {

@@ -13,7 +13,7 @@ import type { PartySummary, RecordingSummary } from './recording-summary.ts';
  * better-sqlite3, not `node:sqlite`: Node 20 (Debian 12's PBX) has no `node:sqlite`; better-sqlite3 must stay on
  * 12.x there (13 needs Node 22 and crashes on 20).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 2;
 
 export function indexPath(spool: string): string {
   return join(spool, '.mitschnitt', 'web-index.sqlite');
@@ -70,9 +70,7 @@ const SCHEMA = `
   );
   CREATE INDEX recordings_day ON recordings (day);
   -- One entry per recording and party key ('u:<user id>', 'n:<number>'): a page is a merge of the viewer's keys.
-  -- via: on a number's entry, the user id every party with that number had; a merge that also reads that user's
-  -- list skips the entry without joining it (most recordings are in both lists of a user: id and extension).
-  CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, via TEXT, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
+  CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
   -- Trigrams of \`search\`: finds the few recordings with a rare part of a number or name without walking every list.
   CREATE VIRTUAL TABLE search USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
   CREATE TABLE days (day TEXT PRIMARY KEY, mtime_ns TEXT NOT NULL, listed_at INTEGER NOT NULL) WITHOUT ROWID;
@@ -135,7 +133,7 @@ export class JournalStore {
     this.fresh = fresh;
     this.stmt = {
       insert: this.db.prepare('INSERT OR IGNORE INTO recordings (id, day, start, decision, rule, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id, via) VALUES (?, ?, ?, ?)'),
+      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id) VALUES (?, ?, ?)'),
       insertSearch: this.db.prepare('INSERT INTO search (rowid, text) VALUES (?, ?)'),
       deleteSearch: this.db.prepare('DELETE FROM search WHERE rowid = ?'),
       match: this.db.prepare('SELECT rowid FROM search WHERE search MATCH ? LIMIT ?').pluck(),
@@ -164,14 +162,11 @@ export class JournalStore {
     return (this.stmt.count.get() as { n: number }).n;
   }
 
-  /**
-   * Adds summaries (ignoring ids already present) in one transaction; returns those that were new. `owners` maps a
-   * number to the user id every party with that number had (see the access table).
-   */
-  insert(items: { day: string; summary: RecordingSummary; owners?: ReadonlyMap<string, string> }[]): RecordingSummary[] {
+  /** Adds summaries (ignoring ids already present) in one transaction; returns those that were new. */
+  insert(items: { day: string; summary: RecordingSummary }[]): RecordingSummary[] {
     return this.db.transaction(() => {
       const added: RecordingSummary[] = [];
-      for (const { day, summary: s, owners } of items) {
+      for (const { day, summary: s } of items) {
         const data: StoredData = {
           audioExt: s.audioExt, durationSeconds: s.durationSeconds, caller: s.caller, callee: s.callee,
           partyUsers: s.partyUsers, partyNumbers: s.partyNumbers, direction: s.direction, origin: s.origin, sizeBytes: s.sizeBytes,
@@ -180,11 +175,7 @@ export class JournalStore {
         const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, search, JSON.stringify(data));
         if (info.changes === 0) continue;
         this.stmt.insertSearch.run(info.lastInsertRowid, search);
-        for (const u of s.partyUsers) this.stmt.insertKey.run(userKey(u), s.start, s.id, null);
-        for (const n of s.partyNumbers) {
-          const via = owners?.get(n);
-          this.stmt.insertKey.run(numberKey(n), s.start, s.id, via !== undefined && s.partyUsers.includes(via) ? via : null);
-        }
+        for (const key of [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)]) this.stmt.insertKey.run(key, s.start, s.id);
         added.push(s);
       }
       return added;
@@ -239,9 +230,8 @@ export class JournalStore {
    * The list of one party key, newest first, strictly after `after`, with the filters SQLite can apply itself
    * (time range, decision, rule, number/name part). Lazy: the merge pulls only as many rows as a page needs.
    * `slot` picks the statement (one per list merged at the same time); iterators must be closed by the caller.
-   * `mergedUsers`: the user ids whose lists are merged with this one (their entries here are skipped).
    */
-  list(slot: number, key: string, after: { start: number; id: string }, f: PageFilter, spool: string, mergedUsers: readonly string[]): IterableIterator<RecordingSummary> {
+  list(slot: number, key: string, after: { start: number; id: string }, f: PageFilter, spool: string): IterableIterator<RecordingSummary> {
     while (this.pageStatements.length <= slot) {
       this.pageStatements.push(
         this.db.prepare(`
@@ -249,13 +239,11 @@ export class JournalStore {
           WHERE a.key = @key AND (a.start, a.id) < (@start, @id) AND a.start >= @from AND a.start < @to
             AND (@decision IS NULL OR r.decision = @decision)
             AND (@rule IS NULL OR r.rule = @rule)
-            AND (a.via IS NULL OR instr(@users, char(31) || a.via || char(31)) = 0)
             AND (@needle IS NULL OR instr(r.search, @needle) > 0)
           ORDER BY a.start DESC, a.id DESC`),
       );
     }
-    const users = `\x1f${mergedUsers.join('\x1f')}\x1f`;
-    const rows = this.pageStatements[slot].iterate({ key, start: after.start, id: after.id, users, ...f }) as IterableIterator<Row>;
+    const rows = this.pageStatements[slot].iterate({ key, start: after.start, id: after.id, ...f }) as IterableIterator<Row>;
     return mapIterator(rows, (row) => toSummary(row, spool));
   }
 
