@@ -102,7 +102,7 @@ export class CallTracker {
   /** Calls (by linkedid) on which someone objected (deny), with the moment: nothing records them again. */
   private readonly objections = new Map<string, Date>();
   /** Files of MixMonitor actions the runtime sent itself, until their recording shows up. */
-  private readonly expected = new Map<string, { origin: ActiveRecording['origin']; previousPart?: string; conversation?: string[] }>();
+  private readonly expected = new Map<string, { origin: ActiveRecording['origin']; previousPart?: string; conversation?: string[]; vars?: Record<string, string> }>();
   /** Uniqueids of channels hung up lately, so a CoreShowChannels list older than their Hangup cannot revive them. */
   private readonly recentlyGone = new Set<string>();
   eventsProcessed = 0;
@@ -208,8 +208,12 @@ export class CallTracker {
   }
 
   /** Announces a MixMonitor the runtime is about to start, so its MixMonitorStart is attributed to it. */
-  expectRecording(file: string, origin: ActiveRecording['origin'], previousPart?: string, conversation?: string[]): void {
-    this.expected.set(file, { origin, ...(previousPart ? { previousPart } : {}), ...(conversation ? { conversation } : {}) });
+  /**
+   * `vars`: the MITSCHNITT_* values the recording stands for (a new part's decision), applied when it shows up,
+   * also if its channel is gone before the runtime's own follow-up actions are answered.
+   */
+  expectRecording(file: string, origin: ActiveRecording['origin'], previousPart?: string, conversation?: string[], vars?: Record<string, string>): void {
+    this.expected.set(file, { origin, ...(previousPart ? { previousPart } : {}), ...(conversation ? { conversation } : {}), ...(vars ? { vars } : {}) });
   }
 
   forgetExpected(file: string): void {
@@ -487,6 +491,10 @@ export class CallTracker {
     };
     if (expected?.previousPart) r.previousPart = expected.previousPart;
     if (expected?.conversation) r.conversation = expected.conversation;
+    if (expected?.vars) {
+      for (const k of [...r.vars.keys()]) if (k.startsWith('MITSCHNITT_') && k !== 'MITSCHNITT_FILE' && k !== 'MITSCHNITT_MIXMON_ID') r.vars.delete(k);
+      for (const [k, v] of Object.entries(expected.vars)) r.vars.set(k, v);
+    }
     const objected = this.objectionOf(this.callOf(ch.name));
     if (objected) r.objectedAt = objected;
     addParty(r, this.partyOf(ch));

@@ -236,7 +236,7 @@ export class RecordingControl implements CallControl, PartControl {
       const rule = part.rule ?? (ch.vars.get('MITSCHNITT_RULE') || '');
       const beep = rule ? this.o.policy.rules[rule]?.beep : undefined;
       const options = beep ? `${MIXMON_OPTIONS}B(${beep})` : MIXMON_OPTIONS;
-      this.o.tracker.expectRecording(file, part.origin, part.previousPart, part.conversation);
+      this.o.tracker.expectRecording(file, part.origin, part.previousPart, part.conversation, part.vars);
       const r = await this.ami('MixMonitor', { Channel: ch.name, File: file, Options: options });
       if (!r.ok) {
         this.o.tracker.forgetExpected(file);

@@ -154,10 +154,11 @@ export class RuntimeEnv {
    * A call from `from` to `to` recorded by the dialplan like `mitschnitt-check` does: the MITSCHNITT_* variables
    * on the calling channel (inherited ones with `__`), MixMonitor with `bi(MITSCHNITT_MIXMON_ID)` before Dial.
    */
-  recordedCall(from: PhoneSpec, to: PhoneSpec, o: { decision?: string; rule?: string; direction?: string; origin?: string; answer?: boolean } = {}) {
+  recordedCall(from: PhoneSpec, to: PhoneSpec, o: { decision?: string; rule?: string; direction?: string; origin?: string; answer?: boolean; callee?: string } = {}) {
     const uniqueid = this.fake.nextUniqueid();
     const file = this.audioPath(uniqueid);
-    const vars = dialplanVars(from.number, to.number, o.decision ?? 'auto', o.rule ?? 'sales-auto', o.origin ?? 'external', o.direction ?? 'outbound');
+    // `callee`: the number the routine decided for when the phone that answers is another (group, forward).
+    const vars = dialplanVars(from.number, o.callee ?? to.number, o.decision ?? 'auto', o.rule ?? 'sales-auto', o.origin ?? 'external', o.direction ?? 'outbound');
     vars.MITSCHNITT_FILE = file;
     const options: CallOptions = { from, to, vars, record: { file } };
     if (o.answer === false) options.answer = false;

@@ -369,10 +369,11 @@ export class FakeAmiServer {
   }
 
   private bridgeSnapshot(id: string, prefix = ''): Headers {
+    const kind = this.bridgeKinds.get(id) ?? { type: 'basic', technology: 'simple_bridge' };
     return [
       [`${prefix}BridgeUniqueid`, id],
-      [`${prefix}BridgeType`, 'basic'],
-      [`${prefix}BridgeTechnology`, 'simple_bridge'],
+      [`${prefix}BridgeType`, kind.type],
+      [`${prefix}BridgeTechnology`, kind.technology],
       [`${prefix}BridgeCreator`, '<unknown>'],
       [`${prefix}BridgeName`, '<unknown>'],
       [`${prefix}BridgeNumChannels`, String(this.bridges.get(id)?.size ?? 0)],
@@ -463,9 +464,13 @@ export class FakeAmiServer {
     this.broadcast('BridgeLeave', 'call,all', [...this.bridgeSnapshot(bridge), ...this.snapshot(ch)]);
   }
 
-  private createBridge(): string {
+  /** Bridges that are not basic two-party ones: parking lots (holding_bridge), ConfBridge (softmix). */
+  private readonly bridgeKinds = new Map<string, { type: string; technology: string }>();
+
+  private createBridge(kind?: { type: string; technology: string }): string {
     const id = `${(this.seq++).toString(16).padStart(8, '0')}-34f7-4ede-b03d-32036867e017`;
     this.bridges.set(id, new Set());
+    if (kind) this.bridgeKinds.set(id, kind);
     this.broadcast('BridgeCreate', 'call,all', this.bridgeSnapshot(id));
     return id;
   }
@@ -473,6 +478,7 @@ export class FakeAmiServer {
   private destroyBridge(id: string): void {
     this.broadcast('BridgeDestroy', 'call,all', this.bridgeSnapshot(id));
     this.bridges.delete(id);
+    this.bridgeKinds.delete(id);
   }
 
   /** Dial from `caller` to a new channel for `to`, as app_dial does, bridging both if answered. */
@@ -542,7 +548,7 @@ export class FakeAmiServer {
       this.leaveBridge(ch);
     }
     this.broadcast('SoftHangupRequest', 'call,all', [...this.snapshot(ch), ['Cause', String(cause)]]);
-    if (bridge && peers.length === 1) {
+    if (bridge && peers.length === 1 && !this.bridgeKinds.has(bridge)) {
       const peer = this.channels.get(peers[0]!)!;
       this.leaveBridge(peer);
       this.destroyBridge(bridge);
@@ -576,6 +582,58 @@ export class FakeAmiServer {
     const c = this.dial(ch, target, answer, ch.context);
     return { target: c.name };
   }
+
+  /**
+   * AMI Park of a bridged channel (res_parking): it leaves its bridge for the lot's holding bridge
+   * (BridgeTechnology holding_bridge), its peer's Dial is over and it hangs up.
+   */
+  park(name: string): { lot: string } {
+    const ch = this.mustChannel(name);
+    const bridge = ch.bridge;
+    if (!bridge) throw new Error('fake AMI: park needs a bridged channel');
+    const peer = this.mustChannel([...this.bridges.get(bridge)!].find((n) => n !== name)!);
+    this.leaveBridge(ch);
+    this.leaveBridge(peer);
+    this.destroyBridge(bridge);
+    this.finishChannel(peer, 16);
+    const lot = this.createBridge({ type: 'basic', technology: 'holding_bridge' });
+    this.enterBridge(lot, ch);
+    return { lot };
+  }
+
+  /** `by` dials the parking space (ParkedCall): a new call of its own, bridged with the parked channel. */
+  retrieve(parked: string, by: PhoneSpec): { retriever: string } {
+    const ch = this.mustChannel(parked);
+    const lot = ch.bridge;
+    const r = this.newChannel(by, null, 6, 'from-internal', '701');
+    if (lot) {
+      this.leaveBridge(ch);
+      this.destroyBridge(lot);
+    }
+    const bridge = this.createBridge();
+    this.enterBridge(bridge, ch);
+    this.enterBridge(bridge, r);
+    return { retriever: r.name };
+  }
+
+  /** A phone joins ConfBridge `room` (softmix bridge), after the routine set `vars` and maybe started MixMonitor. */
+  joinConference(room: string, from: PhoneSpec, vars: Record<string, string> = {}, record?: { file: string }): { channel: string } {
+    let bridge = this.conferences.get(room);
+    if (!bridge || !this.bridges.has(bridge)) {
+      bridge = this.createBridge({ type: 'base', technology: 'softmix' });
+      this.conferences.set(room, bridge);
+    }
+    const ch = this.newChannel(from, null, 6, 'from-internal', room);
+    for (const [k, v] of Object.entries(vars)) this.setVar(ch, k, v);
+    if (record) {
+      const rec = this.startMixMonitor(ch, record.file, 'bi(MITSCHNITT_MIXMON_ID)');
+      this.emitMixMonitorStart(ch, rec, 'bi(MITSCHNITT_MIXMON_ID)');
+    }
+    this.enterBridge(bridge, ch);
+    return { channel: ch.name };
+  }
+
+  private readonly conferences = new Map<string, string>();
 
   /** The callee never answered: the caller gives up (CANCEL), the ringing channel goes first. */
   cancel(call: CallHandle): void {
