@@ -52,12 +52,30 @@ test('ownRecordingPath refuses what is not a uniqueid or an epoch in millisecond
   assert.match(ownRecordingPath('/s', '1.2', 1_700_000_000_123, 'wav'), /\/1\.2-1700000000123\.wav$/);
 });
 
-test('a recording that ended a moment before serve started is journaled within seconds of the start (not at the 5-minute scan)', async () => {
+test('a recording MixMonitor closed a moment before serve started (RIFF sizes written) is journaled by the first scan', async () => {
   env = await RuntimeEnv.create();
-  // Written 0.2 s before the start: too fresh for the first scan (idle limit 1.5 s here, 10 s by default).
-  const audio = env.audioPath('1796000000.77');
+  const audio = env.audioPath('1796000000.78');
   await mkdir(dirname(audio), { recursive: true });
   await writeFile(audio, Buffer.concat([wavHeader(false, 48_000), Buffer.alloc(48_000)]));
+  await env.start({ recoveryMinIdleMs: 60_000, scanIntervalMs: 300_000 });
+  await env.serve!.synced();
+  const [path] = await waitFor('the recovered journal', async () => {
+    const p = await env.journals();
+    return p.length === 1 ? p : null;
+  }, 3000);
+  assert.is((await env.readJson<Journal>(path!)).durationSeconds, 3);
+});
+
+test('a fresh file whose header was never finalised (Asterisk died mid-call) waits until idle, then is journaled within seconds (not at the 5-minute scan)', async () => {
+  env = await RuntimeEnv.create();
+  // Written 0.2 s before the start, sizes still 0 as MixMonitor leaves them until it closes the file: too fresh
+  // for the first scan (idle limit 1.5 s here, 10 s by default).
+  const audio = env.audioPath('1796000000.77');
+  await mkdir(dirname(audio), { recursive: true });
+  const header = wavHeader(false, 48_000);
+  header.writeUInt32LE(36, 4);
+  header.writeUInt32LE(0, 40);
+  await writeFile(audio, Buffer.concat([header, Buffer.alloc(48_000)]));
   await new Promise((r) => setTimeout(r, 200));
   const started = Date.now();
   await env.start({ recoveryMinIdleMs: 1500, scanIntervalMs: 300_000 });
