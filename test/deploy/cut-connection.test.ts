@@ -18,10 +18,10 @@ keygen(clientKeyPath);
 const out = join(work, 'out');
 const pbxs: Pbx[] = [];
 
-// A `cp` that takes 20 ms per file, so the copy loop of unchanged files is still running when the session dies.
+// A `cp` that takes 20 ms per file it is given, so the copy of unchanged files is still running when the session dies.
 const slowBin = join(work, 'slow-bin');
 mkdirSync(slowBin);
-writeFileSync(join(slowBin, 'cp'), '#!/bin/sh\nsleep 0.02\nexec /bin/cp "$@"\n');
+writeFileSync(join(slowBin, 'cp'), '#!/bin/sh\nfor a in "$@"; do sleep 0.02; done\nexec /bin/cp "$@"\n');
 chmodSync(join(slowBin, 'cp'), 0o755);
 
 test.after(async () => {
