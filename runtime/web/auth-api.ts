@@ -88,6 +88,17 @@ export function authRoutes(ctx: WebContext): Route[] {
       }),
     },
     {
+      // The page's first question: answered 200 either way, so a signed-out visitor's browser logs no 401 error.
+      method: 'GET',
+      path: '/api/session',
+      handler: api((req, res) => {
+        const session = ctx.sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+        const viewer = session && viewerFor(ctx.policy, session.userId);
+        if (session && viewer) sendJson(res, 200, { signedIn: true, ...me(viewer, session, req) });
+        else sendJson(res, 200, { signedIn: false });
+      }),
+    },
+    {
       method: 'GET',
       path: '/api/me',
       handler: api((req, res) => {

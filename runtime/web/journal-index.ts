@@ -38,6 +38,9 @@ export interface JournalRow {
   caller: PartySummary;
   callee: PartySummary;
   sizeBytes: number;
+  /** The caller objected (ISO time); with `audioDiscarded` the audio is gone. */
+  objectedAt?: string;
+  audioDiscarded?: true;
 }
 
 export interface JournalPage {
@@ -430,6 +433,8 @@ export function toRow(viewer: Viewer, s: RecordingSummary): JournalRow {
     caller: s.caller,
     callee: s.callee,
     sizeBytes: s.sizeBytes,
+    ...(s.objectedAt ? { objectedAt: s.objectedAt } : {}),
+    ...(s.audioDiscarded ? { audioDiscarded: s.audioDiscarded } : {}),
   };
 }
 

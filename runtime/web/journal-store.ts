@@ -40,6 +40,8 @@ interface StoredData {
   direction: RecordingSummary['direction'];
   origin: RecordingSummary['origin'];
   sizeBytes: number;
+  objectedAt?: string;
+  audioDiscarded?: true;
 }
 
 export interface PageFilter {
@@ -170,6 +172,7 @@ export class JournalStore {
         const data: StoredData = {
           audioExt: s.audioExt, durationSeconds: s.durationSeconds, caller: s.caller, callee: s.callee,
           partyUsers: s.partyUsers, partyNumbers: s.partyNumbers, direction: s.direction, origin: s.origin, sizeBytes: s.sizeBytes,
+          ...(s.objectedAt ? { objectedAt: s.objectedAt } : {}), ...(s.audioDiscarded ? { audioDiscarded: s.audioDiscarded } : {}),
         };
         const search = searchText(s);
         const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, search, JSON.stringify(data));

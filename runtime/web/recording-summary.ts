@@ -36,6 +36,10 @@ export interface RecordingSummary {
   decision: 'auto' | 'force' | 'manual';
   rule: string | null;
   sizeBytes: number;
+  /** The caller objected while it was recorded (journal `objection.at`). */
+  objectedAt?: string;
+  /** The objected audio was discarded: nothing to play. */
+  audioDiscarded?: true;
 }
 
 const MAX_PARTIES = 16;
@@ -93,6 +97,12 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | und
  * Reads a parsed journal file into a summary; undefined when it is not a usable journal (wrong id, an audio name
  * that points elsewhere, missing fields). Journals are files on disk: trusted no further than checked here.
  */
+function objectionOf(j: Record<string, unknown>): Pick<RecordingSummary, 'objectedAt' | 'audioDiscarded'> {
+  const at = (j.objection as { at?: unknown } | undefined)?.at;
+  if (typeof at !== 'string' || !Number.isFinite(Date.parse(at))) return {};
+  return { objectedAt: new Date(Date.parse(at)).toISOString(), ...(j.audioDiscarded === true ? { audioDiscarded: true as const } : {}) };
+}
+
 export function summarizeJournal(journalPath: string, data: unknown, pool = new StringPool(), dir = dirname(journalPath)): RecordingSummary | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const j = data as Record<string, unknown>;
@@ -126,5 +136,6 @@ export function summarizeJournal(journalPath: string, data: unknown, pool = new 
     decision,
     rule: typeof j.rule === 'string' && j.rule !== '' ? pool.get(prefix(j.rule, 64)) : null,
     sizeBytes: size,
+    ...objectionOf(j),
   };
 }

@@ -171,6 +171,10 @@ function renderRows() {
     // Compliance marks (mitschnitt hold / verify): kept beyond retention; checked unaltered, or a failed check.
     const marks = [];
     if (row.held) marks.push(el('span', { class: 'mark held', title: t('heldTitle'), text: `§ ${t('held')}` }));
+    if (row.objectedAt) {
+      const when = new Date(row.objectedAt).toLocaleString(locale);
+      marks.push(el('span', { class: 'mark objected', title: `${t(row.audioDiscarded ? 'objectedDiscardedTitle' : 'objectedTitle')} ${when}`, text: `✋ ${t('objected')}` }));
+    }
     if (row.verifiedAt) {
       const when = new Date(row.verifiedAt).toLocaleString(locale);
       marks.push(row.verified
@@ -202,7 +206,8 @@ function renderRows() {
         el('td', { 'data-label': t('duration'), class: 'num', text: duration(row.durationSeconds) }),
         el('td', { 'data-label': t('recording') }, rec, ...marks),
         el('td', { 'data-label': t('rule'), text: row.ruleName ?? row.rule ?? `(${t(row.decision)})` }),
-        el('td', { class: 'actions' }, el('div', { class: 'action-buttons' }, playButton, download)),
+        // Discarded after the caller objected: there is no audio to play or fetch.
+        el('td', { class: 'actions' }, row.audioDiscarded ? el('div', { class: 'action-buttons' }) : el('div', { class: 'action-buttons' }, playButton, download)),
       ),
     );
   }
@@ -321,8 +326,8 @@ function start() {
   });
   $('more').addEventListener('click', () => loadJournal(false));
   $('new-note').addEventListener('click', () => loadJournal(true));
-  api('/api/me')
-    .then(({ status, data }) => (status === 200 ? signedIn(data) : signedOut()))
+  api('/api/session')
+    .then(({ status, data }) => (status === 200 && data.signedIn ? signedIn(data) : signedOut()))
     .catch(() => {});
 }
 
