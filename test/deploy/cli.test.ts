@@ -179,6 +179,16 @@ test('usage errors exit 2', async () => {
   const unknown = await run('plan', '--host', 'pbx-paris', ...ssh);
   assert.is(unknown.code, 1);
   assert.match(unknown.stderr, 'unknown host pbx-paris');
+  const bootstrap = await run('deploy', '--bootstrap', ...deployFlags);
+  assert.is(bootstrap.code, 2);
+  assert.match(bootstrap.stderr, '--bootstrap needs --package');
+  const uninstall = await run('deploy', '--uninstall', ...ssh);
+  assert.is(uninstall.code, 2, 'uninstall is never the default for all hosts');
+  assert.match(uninstall.stderr, '--uninstall needs --host NAME (or --all)');
+  const badPackage = await run('deploy', '--package', '/nonexistent/evil.deb', ...deployFlags);
+  assert.is(badPackage.code, 1);
+  assert.match(badPackage.stderr, 'not a mitschnitt package file');
+  assert.not.match(badPackage.stderr, /\n\s+at /, 'a message, not a stack trace');
 });
 
 test.run();
