@@ -77,6 +77,19 @@ test('attended transfer by AMI (Atxfer): the internal consultation Anna ↔ Ben 
   assert.is(second!.callee.number, '202');
 });
 
+test('attended transfer from the phone (Anna presses *2 202, talks to Ben, hangs up): consultation not recorded; part 2 customer ↔ Ben', async () => {
+  const before = m.journals().length;
+  const ben = await m.answer('202', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
+  // *2 is features.conf's atxfer; Dial's T option lets the caller transfer. Anna hangs up after the consultation.
+  await m.dial('201', EXTERNAL, [{ media: 11000, keys: [{ at: 2500, keys: '*2202' }] }, { pause: 10000 }, { hangup: true }]);
+  await ben.done();
+  const [first, second] = await m.newJournals(before, 2);
+  assert.equal(numbers(first!), ['0301234567', '201'], summary(first!));
+  assert.equal(numbers(second!), ['0301234567', '202'], summary(second!));
+  assert.is(second!.previousPart, first!.id);
+  assert.is(second!.direction, 'inbound');
+});
+
 test('blind transfer to a colleague no rule records (Carla, support): part 1 ends, nothing new starts', async () => {
   const before = m.journals().length;
   const carla = await m.answer('301', [{ audio: true }, { pause: 3000 }, { hangup: true }]);
