@@ -136,6 +136,37 @@ for (const phase of ['install', 'reload'] as const) {
   });
 }
 
+test('random cuts (seeded): whatever the moment, the report names the release the host runs, and the next deploy completes', async () => {
+  const p = await pbx('random-cuts', slowBin);
+  const fewPhones = Object.fromEntries(Object.entries(phones).slice(0, 60)); // a copy of ~1.2 s to cut into
+  let base = build(p, { extra: fewPhones });
+  assert.is((await deployHost(p.host, base, deployOptions(p, clientKeyPath))).status, 'deployed');
+  let seed = 13;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let round = 1; round <= 6; round++) {
+    const next = build(p, { extra: fewPhones, dialplanBody: `exten => s,1,Return(round-${round})`, retentionDays: 10 + round });
+    const at = 1 + Math.floor(random() * 8); // cut at the n-th progress event, after a random delay
+    const delay = Math.floor(random() * 300);
+    let events = 0;
+    const onProgress = () => {
+      if (++events === at) setTimeout(() => cutConnection(p), delay);
+    };
+    const r = await deployHost(p.host, next, deployOptions(p, clientKeyPath, { onProgress }));
+    await sleep(400);
+    const live = readlinkSync(join(p.host.dir, 'current')).slice('releases/'.length);
+    if (r.status === 'failed' && r.release !== null) {
+      assert.is(r.release, live, `round ${round} (cut at event ${at} + ${delay} ms): reported ${r.release}, the host runs ${live}: ${r.reason}`);
+      assert.is(r.rolledBack, live === base.id && r.reason!.includes('rolled back to'), `round ${round}: rolledBack only when it happened`);
+    }
+    const retry = await deployHost(p.host, next, deployOptions(p, clientKeyPath));
+    assert.ok(retry.status === 'deployed' || retry.status === 'unchanged', `round ${round}: ${retry.reason}`);
+    assert.is(readlinkSync(join(p.host.dir, 'current')), `releases/${next.id}`);
+    assert.not.ok(existsSync(join(p.host.dir, 'pending')), `round ${round}: nothing owed after the retry`);
+    assert.equal(readdirSync(join(p.host.dir, 'releases')).filter((n) => n.endsWith('.tmp')), []);
+    base = next;
+  }
+});
+
 test('leftovers of a cut deploy (releases/<id>.tmp, staging/) are removed by the next deploy even when nothing changed', async () => {
   const p = await pbx('leftovers');
   const good = build(p);
