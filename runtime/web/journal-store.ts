@@ -13,7 +13,7 @@ import type { PartySummary, RecordingSummary } from './recording-summary.ts';
  * better-sqlite3, not `node:sqlite`: Node 20 (Debian 12's PBX) has no `node:sqlite`; better-sqlite3 must stay on
  * 12.x there (13 needs Node 22 and crashes on 20).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export function indexPath(spool: string): string {
   return join(spool, '.mitschnitt', 'web-index.sqlite');
@@ -72,7 +72,8 @@ const SCHEMA = `
   );
   CREATE INDEX recordings_day ON recordings (day);
   -- One entry per recording and party key ('u:<user id>', 'n:<number>'): a page is a merge of the viewer's keys.
-  CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
+  -- decision and rule are repeated here so those filters skip an entry before joining its recording.
+  CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, decision TEXT NOT NULL, rule TEXT, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
   -- Trigrams of \`search\`: finds the few recordings with a rare part of a number or name without walking every list.
   CREATE VIRTUAL TABLE search USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
   CREATE TABLE days (day TEXT PRIMARY KEY, mtime_ns TEXT NOT NULL, listed_at INTEGER NOT NULL) WITHOUT ROWID;
@@ -135,7 +136,7 @@ export class JournalStore {
     this.fresh = fresh;
     this.stmt = {
       insert: this.db.prepare('INSERT OR IGNORE INTO recordings (id, day, start, decision, rule, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id) VALUES (?, ?, ?)'),
+      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id, decision, rule) VALUES (?, ?, ?, ?, ?)'),
       insertSearch: this.db.prepare('INSERT INTO search (rowid, text) VALUES (?, ?)'),
       deleteSearch: this.db.prepare('DELETE FROM search WHERE rowid = ?'),
       match: this.db.prepare('SELECT rowid FROM search WHERE search MATCH ? LIMIT ?').pluck(),
@@ -178,7 +179,7 @@ export class JournalStore {
         const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, search, JSON.stringify(data));
         if (info.changes === 0) continue;
         this.stmt.insertSearch.run(info.lastInsertRowid, search);
-        for (const key of [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)]) this.stmt.insertKey.run(key, s.start, s.id);
+        for (const key of [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)]) this.stmt.insertKey.run(key, s.start, s.id, s.decision, s.rule);
         added.push(s);
       }
       return added;
@@ -240,8 +241,8 @@ export class JournalStore {
         this.db.prepare(`
           SELECT r.id, r.day, r.start, r.decision, r.rule, r.data FROM access a JOIN recordings r ON r.id = a.id
           WHERE a.key = @key AND (a.start, a.id) < (@start, @id) AND a.start >= @from AND a.start < @to
-            AND (@decision IS NULL OR r.decision = @decision)
-            AND (@rule IS NULL OR r.rule = @rule)
+            AND (@decision IS NULL OR a.decision = @decision)
+            AND (@rule IS NULL OR a.rule = @rule)
             AND (@needle IS NULL OR instr(r.search, @needle) > 0)
           ORDER BY a.start DESC, a.id DESC`),
       );
