@@ -24,6 +24,8 @@ exten => 660,1,Answer()
 exten => _**XXX,1,PickupChan(PJSIP/\${EXTEN:2})
  same => n,Hangup()
 `,
+    // Anna and Carla share a call and pickup group: *8 (features.conf's pickupexten) takes a call ringing at the other.
+    pjsip: '[201](+)\ncall_group = 1\npickup_group = 1\n[301](+)\ncall_group = 1\npickup_group = 1\n',
     configs: {
       'queues.conf': `[general]\n[q660]\nstrategy = ringall\ntimeout = 15\nretry = 1\nringinuse = no\nmember => PJSIP/201\nmember => PJSIP/301\n`,
     },
@@ -93,6 +95,20 @@ test('directed pickup: the customer calls Carla (not recorded), Anna picks up wi
   const [j] = await m.newJournals(before, 1);
   assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
   assert.is(j!.caller.number, EXTERNAL);
+  assert.is(j!.callee.number, '201');
+  assert.is(j!.rule, 'sales-external');
+});
+
+test('group pickup (*8): the customer calls Carla, Anna of the same pickup group takes it: customer ↔ Anna is recorded', async () => {
+  const before = m.journals().length;
+  await m.answer('301', [], undefined, { noAnswer: true });
+  const customer = await m.dialIn(EXTERNAL, '301', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
+  await m.channel(/^PJSIP\/301-/, 'Carla ringing');
+  await sleep(1000);
+  await m.dial('201', '*8', [{ media: 4000 }, { awaitBye: true }]);
+  await customer.done();
+  const [j] = await m.newJournals(before, 1);
+  assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
   assert.is(j!.callee.number, '201');
   assert.is(j!.rule, 'sales-external');
 });
