@@ -19,6 +19,8 @@ export interface AmiSessionOptions {
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   connectTimeoutMs?: number;
+  /** Whether Asterisk sends this connection events (default true); a connection for actions only says no. */
+  events?: boolean;
 }
 
 export interface AmiSessionEvents {
@@ -51,6 +53,7 @@ export class AmiSession extends EventEmitter<AmiSessionEvents> {
       reconnectMinMs: 500,
       reconnectMaxMs: 30_000,
       connectTimeoutMs: 5000,
+      events: true,
       verbose: false,
       ...options,
     };
@@ -114,7 +117,7 @@ export class AmiSession extends EventEmitter<AmiSessionEvents> {
   private async login(connection: AmiConnection): Promise<void> {
     const { host, port, username, secret, log } = this.o;
     try {
-      const r = await connection.action('Login', { Username: username, Secret: secret, Events: 'on' }, Math.max(this.o.actionTimeoutMs, 3000));
+      const r = await connection.action('Login', { Username: username, Secret: secret, Events: this.o.events ? 'on' : 'off' }, Math.max(this.o.actionTimeoutMs, 3000));
       if (!r.ok) {
         log.error('AMI login failed: check the AMI user and its secret file', {
           host, port, user: username, answer: r.message.get('Message') ?? r.message.response,
@@ -130,7 +133,7 @@ export class AmiSession extends EventEmitter<AmiSessionEvents> {
     if (connection !== this.connection) return;
     this.loggedIn = true;
     this.attempt = 0;
-    log.info('AMI connected', { host, port, user: username });
+    log.info('AMI connected', { host, port, user: username, ...(this.o.events ? {} : { events: false }) });
     this.startHeartbeat(connection);
     this.emit('ready');
   }
@@ -161,7 +164,7 @@ export class AmiSession extends EventEmitter<AmiSessionEvents> {
     const delay = Math.min(this.o.reconnectMaxMs, this.o.reconnectMinMs * 2 ** this.attempt);
     this.attempt++;
     const reason = failure || 'connection closed';
-    const fields = { host: this.o.host, port: this.o.port, reason, retryInMs: delay };
+    const fields = { host: this.o.host, port: this.o.port, reason, retryInMs: delay, ...(this.o.events ? {} : { events: false }) };
     if (wasUp) this.o.log.warn('AMI connection lost', fields);
     else if (this.attempt === 1 || this.attempt % 10 === 0) this.o.log.warn('AMI not reachable', { ...fields, attempt: this.attempt });
     if (wasUp) this.emit('down', reason);

@@ -126,7 +126,20 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     verbose: o.verbose ?? false,
     ...o.ami,
   });
-  control = new RecordingControl({ ami: session, tracker, policy, spool, log });
+  // Actions that people wait for (the record key, the web button) get a connection of their own without events:
+  // on the event connection their answers queue behind every event Asterisk sent before them, which took seconds
+  // while 200 calls started at once (bench/engine.bench.ts).
+  const actions = new AmiSession({
+    host: policy.settings.ami.host,
+    port: policy.settings.ami.port,
+    username: policy.settings.ami.user,
+    secret: config.amiSecret,
+    log,
+    verbose: o.verbose ?? false,
+    ...o.ami,
+    events: false,
+  });
+  control = new RecordingControl({ ami: actions, tracker, policy, spool, log });
   follower = new CallFollower({ tracker, policy, control, log, ...(o.moveSettleMs !== undefined ? { settleMs: o.moveSettleMs } : {}) });
 
   async function rememberStart(r: ActiveRecording): Promise<void> {
@@ -244,7 +257,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const stopSpaceMonitor = startSpoolSpaceMonitor({ spool, log, ...o.spaceThresholds });
 
   // ---------------------------------------------------------------- HTTP
-  const routes: Route[] = [snomRecordRoute({ policy, tracker, control, ami: session, log })];
+  const routes: Route[] = [snomRecordRoute({ policy, tracker, control, ami: actions, log })];
   let closeWeb: (() => void) | null = null;
   if (o.web !== false) {
     const web = await import('./web/routes.ts').catch((err: unknown) => {
@@ -269,6 +282,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const boundPort = (server.address() as AddressInfo).port;
   log.info('mitschnitt serve started', { host: policy.host, http: `${host}:${boundPort}`, ami: `${policy.settings.ami.host}:${policy.settings.ami.port}`, spool });
   session.start();
+  actions.start();
 
   return {
     port: boundPort,
@@ -284,7 +298,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       stopSpaceMonitor();
       closeWeb?.();
       await closeServer(server);
-      await session.stop();
+      await Promise.all([session.stop(), actions.stop()]);
       // Recordings still running stay unjournaled on purpose: the next start picks them up (resync or scan).
       while (background.size > 0) await Promise.allSettled([...background]);
       await finisher.idle();
