@@ -202,8 +202,11 @@ export class JournalFinisher {
     const calleeNumber = v.MITSCHNITT_CALLEE || seen.find((p) => p.number !== callerNumber)?.number || '';
     const caller = this.party(callerNumber, seen);
     const callee = this.party(calleeNumber, seen);
+    // Exactly who shared the recording's conversation (README "Calls that move"); the numbers the routine decided
+    // for (a team line, a conference room) are caller and callee, not people in the bridge. Only when nobody was
+    // seen (recovered without a sidecar) do caller and callee stand in.
     const participants: Party[] = [];
-    for (const p of [caller, callee, ...seen.map((s) => this.party(s.number, seen))]) {
+    for (const p of seen.length > 0 ? seen.map((s) => this.party(s.number, seen)) : [caller, callee]) {
       if (p.number && !participants.some((q) => q.number === p.number)) participants.push(p);
     }
     const internal = (n: string) => Boolean(policy.numbers[n]);

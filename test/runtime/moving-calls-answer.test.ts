@@ -101,7 +101,8 @@ test('ConfBridge: Anna\'s leg is recorded (the routine decided for her), Dora\'s
   env.fake.hangup(anna.channel);
   const [j] = await journals(1);
   assert.is(j!.durationSeconds, 5);
-  assert.equal(numbers(j!), ['201', '202', '204', '800']);
+  assert.equal(numbers(j!), ['201', '202', '204'], 'the people heard, not the room number (that is the callee)');
+  assert.is(j!.callee.number, '800');
 });
 
 test.run();
