@@ -79,6 +79,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
 
   let control: RecordingControl;
   let follower: CallFollower;
+  /** Sidecar writes in flight, by audio path (a journal waits for its recording's). */
+  const starting = new Map<string, Promise<void>>();
   const ours = (file: string) => isSpoolRecording(spool, file);
   const finisher = new JournalFinisher({
     spool,
@@ -100,7 +102,11 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     {
       recordingStarted: (r) => {
         follower.recordingStarted(r);
-        if (ours(r.file)) track(rememberStart(r), 'writing the pending sidecar');
+        if (ours(r.file)) {
+          const written = rememberStart(r);
+          starting.set(r.file, written);
+          track(written.finally(() => starting.delete(r.file)), 'writing the pending sidecar');
+        }
       },
       recordingEnded: (e) => {
         if (ours(e.recording.file)) track(journal(e), 'journaling');
@@ -174,6 +180,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   }
 
   async function journal(e: EndedRecording): Promise<void> {
+    // A short call can end before its sidecar is on disk: let that write land first, or it would outlive the journal.
+    await starting.get(e.recording.file)?.catch(() => undefined);
     await finisher.finish({ ...recordingFacts(e.recording), end: e.endedAt });
   }
 

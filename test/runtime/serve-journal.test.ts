@@ -50,6 +50,8 @@ test('an auto recording that just hangs up (no MixMonitorStop) is journaled with
   const queued = await env.readJson<{ id: string; destinations: { kind: string; to?: string[]; path?: string }[] }>(`${env.spool}/.mitschnitt/queue/${j.id}.json`);
   assert.is(queued.id, j.id);
   assert.equal(queued.destinations.map((d) => d.to ?? d.path), [['qa@example.com'], `${env.configDir}/scripts/archive.sh`], 'policy.json names scripts relative to the deployed folder');
+  // The journal appears before its sidecar goes (the sidecar outlives a crash in between); the log line comes last.
+  await waitFor('the journal logged', () => env.logged('recording journaled').length === 1);
   assert.not.ok(await access(`${env.spool}/.mitschnitt/pending/${j.id}.json`).then(() => true, () => false), 'sidecar removed');
 });
 
