@@ -115,11 +115,9 @@ export interface Mailer {
   close(): void;
 }
 
-/** One SMTP connection (pooled) for a whole batch. */
-export function createMailer(policy: Policy, smtp: Smtp, password: string | undefined): Mailer {
-  const transport = nodemailer.createTransport({
-    pool: true,
-    maxConnections: 1,
+/** nodemailer options for settings.smtp: TLS as the settings say (verified), login when a user is named. */
+export function smtpOptions(smtp: Smtp, password: string | undefined, socketTimeoutMs: number) {
+  return {
     host: smtp.host,
     port: smtp.port,
     secure: smtp.security === 'tls',
@@ -128,8 +126,13 @@ export function createMailer(policy: Policy, smtp: Smtp, password: string | unde
     auth: smtp.user ? { user: smtp.user, pass: password ?? '' } : undefined,
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
-    socketTimeout: 120_000,
-  });
+    socketTimeout: socketTimeoutMs,
+  };
+}
+
+/** One SMTP connection (pooled) for a whole batch. */
+export function createMailer(policy: Policy, smtp: Smtp, password: string | undefined): Mailer {
+  const transport = nodemailer.createTransport({ pool: true, maxConnections: 1, ...smtpOptions(smtp, password, 120_000) });
   const limitBytes = smtp.maxAttachmentMB * 1024 * 1024;
   return {
     async send(job) {

@@ -123,7 +123,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     (n) => Boolean(policy.numbers[n]),
   );
 
-  const session = new AmiSession({
+  const amiOptions: AmiSessionOptions = {
     host: policy.settings.ami.host,
     port: policy.settings.ami.port,
     username: policy.settings.ami.user,
@@ -131,20 +131,12 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     log,
     verbose: o.verbose ?? false,
     ...o.ami,
-  });
+  };
+  const session = new AmiSession(amiOptions);
   // Actions that people wait for (the record key, the web button) get a connection of their own without events:
   // on the event connection their answers queue behind every event Asterisk sent before them, which took seconds
   // while 200 calls started at once (bench/engine.bench.ts).
-  const actions = new AmiSession({
-    host: policy.settings.ami.host,
-    port: policy.settings.ami.port,
-    username: policy.settings.ami.user,
-    secret: config.amiSecret,
-    log,
-    verbose: o.verbose ?? false,
-    ...o.ami,
-    events: false,
-  });
+  const actions = new AmiSession({ ...amiOptions, events: false });
   control = new RecordingControl({ ami: actions, tracker, policy, spool, log });
   follower = new CallFollower({ tracker, policy, control, log, ...(o.moveSettleMs !== undefined ? { settleMs: o.moveSettleMs } : {}) });
 

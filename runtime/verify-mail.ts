@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Policy } from '../generator/policy.ts';
 import { readSecret } from './delivery-config.ts';
+import { smtpOptions } from './deliver-email.ts';
 
 /**
  * Mails the admin (`settings.adminEmail`) a verification report with findings, through the same SMTP settings
@@ -11,17 +12,7 @@ export async function mailVerifyFindings(policy: Policy, report: string, finding
   const to = policy.settings.adminEmail ?? [];
   if (!smtp || to.length === 0) throw new Error('settings.adminEmail and settings.smtp are needed to mail findings');
   const password = smtp.password ? await readSecret(secretsDir ?? policy.settings.secretsDir, smtp.password) : undefined;
-  const transport = nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.security === 'tls',
-    requireTLS: smtp.security === 'starttls',
-    ignoreTLS: smtp.security === 'none',
-    auth: smtp.user ? { user: smtp.user, pass: password ?? '' } : undefined,
-    connectionTimeout: 30_000,
-    greetingTimeout: 30_000,
-    socketTimeout: 60_000,
-  });
+  const transport = nodemailer.createTransport(smtpOptions(smtp, password, 60_000));
   try {
     const subject = smtp.language === 'en'
       ? `mitschnitt ${policy.host}: verification found ${findings} problem(s)`
