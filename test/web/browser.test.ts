@@ -3,7 +3,7 @@
 // call, and what another user does not see. Screenshots go to test-output/ for a human look.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { auditLogPath } from '../../runtime/web/audit-log.ts';
@@ -204,6 +204,42 @@ test('filters (direction, number, REC/manual) and the language switch work; the 
   await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 5);
   await page.screenshot({ path: join(OUT, 'web-phone-de.png'), fullPage: true });
   await context.close();
+});
+
+test('as a visitor and as Ben the page logs no console error; Ben sees part 2 of a transferred call as his own inbound call with the customer, and an objected recording with its mark and nothing to play', async ({ browser, h, calls }) => {
+  const errors: string[] = [];
+  const page = await browser.newPage({ locale: 'en-US' });
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(h.base);
+  await page.waitForSelector('#login:not([hidden])');
+  assert.equal(errors, [], 'signed out: no console error (no 401 on the first request)');
+
+  const part2 = writeRecording(h.spool, { id: '1764300010.21-1764300011', start: new Date(2026, 10, 27, 9, 0, 1), seconds: 2, caller: { number: '0301234567' }, callee: { number: '202', name: 'Ben Schulz', userId: 'ben' }, direction: 'inbound' });
+  const j2 = JSON.parse(readFileSync(part2.journal, 'utf8'));
+  writeFileSync(part2.journal, JSON.stringify({ ...j2, previousPart: '1764300000.20-1764300000', participants: [{ number: '0301234567' }, { number: '202', name: 'Ben Schulz', userId: 'ben' }] }));
+  calls.emitJournal(part2.journal);
+  const objected = writeRecording(h.spool, { id: '1764300020.22-1764300022', start: new Date(2026, 10, 27, 9, 0, 2), seconds: 2, caller: { number: '0307777777' }, callee: { number: '202', name: 'Ben Schulz', userId: 'ben' }, direction: 'inbound' });
+  const j3 = JSON.parse(readFileSync(objected.journal, 'utf8'));
+  delete j3.sha256;
+  writeFileSync(objected.journal, JSON.stringify({ ...j3, objection: { at: '2026-11-27T08:00:05.000Z' }, audioDiscarded: true, sizeBytes: 0 }));
+  rmSync(objected.audio);
+  calls.emitJournal(objected.journal);
+
+  await signIn(page, h.base, 'ben');
+  const transferred = page.locator('#rows tr[data-id="1764300010.21-1764300011"]');
+  await transferred.waitFor();
+  const text = await transferred.textContent();
+  assert.match(text!, '0301234567');
+  assert.match(text!, /inbound/);
+  assert.not.match(text!, /Anna/);
+  const marked = page.locator('#rows tr[data-id="1764300020.22-1764300022"]');
+  await marked.waitFor();
+  assert.match((await marked.textContent())!, '✋');
+  assert.is(await marked.locator('audio, button').count(), 0, 'nothing to play or download');
+  await page.screenshot({ path: join(OUT, 'ben-transfer-and-objection.png'), fullPage: true });
+  assert.equal(errors, [], 'signed in: no console error');
+  await page.close();
 });
 
 test('sign-out returns to the sign-in form; the journal API then refuses the old session', async ({ anna }) => {
