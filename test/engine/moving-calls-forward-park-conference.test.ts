@@ -2,7 +2,7 @@
 // Anna (201) and Ben (202) are sales (external calls recorded); Carla (301) and David (302) support (manual).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EXTERNAL, MovingCalls, numbers, sleep, summary } from './moving-calls-support.ts';
+import { EXTERNAL, MovingCalls, numbers, sleep, summary, assertMovedFromAnnaToBen } from './moving-calls-support.ts';
 
 const MOBILE = '0170333444';
 let m: MovingCalls;
@@ -71,9 +71,7 @@ test('park and retrieve: Anna parks the customer (AMI Park), Ben retrieves with 
   await m.dial('202', '701', [{ media: 4000 }, { pause: 4000 }, { hangup: true }]);
   await customer.done();
   const [first, second] = await m.newJournals(before, 2);
-  assert.equal(numbers(first!), ['0301234567', '201'], summary(first!));
-  assert.equal(numbers(second!), ['0301234567', '202'], summary(second!));
-  assert.is(second!.previousPart, first!.id);
+  assertMovedFromAnnaToBen(first, second);
   assert.is(second!.callee.number, '202');
   assert.is(second!.rule, 'sales-external');
 });

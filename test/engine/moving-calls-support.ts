@@ -1,3 +1,4 @@
+import * as assert from 'uvu/assert';
 // Shared by the moving-calls engine tests: the bundled company on a real Asterisk with serve attached, calls
 // that move by SIPp phones and AMI actions, and the journals they leave.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -139,3 +140,11 @@ export async function until<T>(what: string, probe: () => T | undefined | false 
 }
 
 export const numbers = (j: Journal) => j.participants.map((p) => p.number).sort();
+
+/** The customer's call moved from Anna to Ben: part 1 customer ↔ Anna, part 2 customer ↔ Ben, linked to part 1. */
+export function assertMovedFromAnnaToBen(first: Journal | undefined, second: Journal | undefined): void {
+  assert.ok(first && second, 'two parts');
+  assert.equal(numbers(first), ['0301234567', '201'], summary(first));
+  assert.equal(numbers(second), ['0301234567', '202'], summary(second));
+  assert.is(second.previousPart, first.id);
+}

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Step } from './sip-phones.ts';
-import { EXTERNAL, MovingCalls, numbers, sleep, summary } from './moving-calls-support.ts';
+import { EXTERNAL, MovingCalls, numbers, sleep, summary, assertMovedFromAnnaToBen } from './moving-calls-support.ts';
 
 let m: MovingCalls;
 test.before(async () => {
@@ -51,9 +51,7 @@ test('blind transfer from the phone (REFER by Anna to Ben): the same two linked 
   await annaCallsOut([{ audio: true }, { pause: 2500 }, { refer: '202' }]);
   await ben.done();
   const [first, second] = await m.newJournals(before, 2);
-  assert.equal(numbers(first!), ['0301234567', '201'], summary(first!));
-  assert.equal(numbers(second!), ['0301234567', '202'], summary(second!));
-  assert.is(second!.previousPart, first!.id);
+  assertMovedFromAnnaToBen(first, second);
   assert.is(second!.rule, 'sales-external');
 });
 
@@ -84,9 +82,7 @@ test('attended transfer from the phone (Anna presses *2 202, talks to Ben, hangs
   await m.dial('201', EXTERNAL, [{ media: 11000, keys: [{ at: 2500, keys: '*2202' }] }, { pause: 10000 }, { hangup: true }]);
   await ben.done();
   const [first, second] = await m.newJournals(before, 2);
-  assert.equal(numbers(first!), ['0301234567', '201'], summary(first!));
-  assert.equal(numbers(second!), ['0301234567', '202'], summary(second!));
-  assert.is(second!.previousPart, first!.id);
+  assertMovedFromAnnaToBen(first, second);
   assert.is(second!.direction, 'inbound');
 });
 
