@@ -16,11 +16,9 @@ export const HOST = 'pbx-engine';
  * The admin's own dialplan around the routine, as README's "Dialplan" and "On the PBX" sections show it:
  * phones dial `[from-internal]`; `[from-trunk]` is what a carrier's calls enter with origin external.
  * `EXTERNAL` numbers (not extensions) leave through `[to-carrier]`, a Local channel that answers and echoes.
+ * `dialOptions` go on both routes (e.g. `tT`: callee and caller may transfer by DTMF/Atxfer).
  */
-export const ADMIN_DIALPLAN = adminDialplan('');
-
-/** The admin's dialplan with extra Dial options on both routes (e.g. `tT`: callee and caller may transfer by DTMF/Atxfer). */
-export function adminDialplan(dialOptions: string): string {
+function adminDialplan(dialOptions: string): string {
   return `
 [mitschnitt-arm]
 exten => s,1,ExecIf($["\${MITSCHNITT_MANUAL}" = "1"]?Set(DYNAMIC_FEATURES=\${DYNAMIC_FEATURES}\${IF($["\${DYNAMIC_FEATURES}" != ""]?#)}mitschnitt-record))

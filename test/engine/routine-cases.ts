@@ -50,7 +50,7 @@ function literal(value: string): string {
 }
 
 /** The driver context for a batch of cases: extension c<i> runs case i. */
-export function driverDialplan(cases: RoutineCase[]): string {
+function driverDialplan(cases: RoutineCase[]): string {
   const lines = [
     '[mt-args]',
     `exten => s,1,UserEvent(MtArgs,Argc: \${ARGC},${[1, 2, 3, 4].map((i) => `A${i}: \${BASE64_ENCODE(\${ARG${i}})}`).join(',')})`,

@@ -157,7 +157,7 @@ const DTMF_KEY_MS = 250;
  * from another file for a retransmission of the first and drops it: each press here gets its own SSRC, and the
  * keys of one press carry rising sequence numbers and timestamps.
  */
-export function dtmfPcap(keys: string): Buffer {
+function dtmfPcap(keys: string): Buffer {
   return mediaPcap(keys.length * DTMF_KEY_MS, [{ at: 0, keys }], false);
 }
 
@@ -183,7 +183,7 @@ function speechFrames(): Buffer[] {
  * `ms` of one phone's RTP: speech every 20 ms (payload type 8) unless `speak` is false, and each key press as
  * RFC 4733 events (payload type 101) that replace the speech while they last, all in one SSRC and sequence.
  */
-export function mediaPcap(ms: number, presses: { at: number; keys: string }[], speak = true): Buffer {
+function mediaPcap(ms: number, presses: { at: number; keys: string }[], speak = true): Buffer {
   const ssrc = randomBytes(4).readUInt32BE(0);
   let seq = randomBytes(2).readUInt16BE(0);
   const base = randomBytes(4).readUInt32BE(0) >>> 1;
