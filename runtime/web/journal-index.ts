@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.ts';
 import { canView, isSelf, type Viewer } from './access.ts';
-import { isCorruption, JournalStore, numberKey, userKey, type PageFilter } from './journal-store.ts';
+import { isCorruption, JournalStore, numberKey, userKey, type PageFilter, type Position } from './journal-store.ts';
 import { isRecordingId, StringPool, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
 
 export interface JournalFilter {
@@ -48,8 +48,6 @@ export interface JournalPage {
   /** Pass as `cursor` to get the next page; absent on the last page. */
   next?: string;
 }
-
-type Position = { start: number; id: string };
 
 const DAY_DIR = [/^\d{4}$/, /^\d{2}$/, /^\d{2}$/];
 /** Journals read (synchronously) and inserted per step; the event loop gets a turn between steps. */

@@ -13,7 +13,7 @@ import type { PartySummary, RecordingSummary } from './recording-summary.ts';
  * better-sqlite3, not `node:sqlite`: Node 20 (Debian 12's PBX) has no `node:sqlite`; better-sqlite3 must stay on
  * 12.x there (13 needs Node 22 and crashes on 20).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export function indexPath(spool: string): string {
   return join(spool, '.mitschnitt', 'web-index.sqlite');
@@ -53,6 +53,12 @@ export interface PageFilter {
   needle: string | null;
 }
 
+/** A position in a list: newest first, equal start times ordered by id. */
+export interface Position {
+  start: number;
+  id: string;
+}
+
 export interface DayState {
   mtimeNs: string;
   listedAt: number;
@@ -72,8 +78,16 @@ const SCHEMA = `
   );
   CREATE INDEX recordings_day ON recordings (day);
   -- One entry per recording and party key ('u:<user id>', 'n:<number>'): a page is a merge of the viewer's keys.
-  -- decision and rule are repeated here so those filters skip an entry before joining its recording.
-  CREATE TABLE access (key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, decision TEXT NOT NULL, rule TEXT, PRIMARY KEY (key, start, id)) WITHOUT ROWID;
+  -- decision, rule and the number parts (see gramBits) are repeated here so those filters skip an entry before
+  -- joining its recording; rid joins it with one lookup.
+  CREATE TABLE access (
+    key TEXT NOT NULL, start INTEGER NOT NULL, id TEXT NOT NULL, rid INTEGER NOT NULL, decision TEXT NOT NULL, rule TEXT,
+    grams_lo INTEGER NOT NULL, grams_hi INTEGER NOT NULL,
+    PRIMARY KEY (key, start, id)
+  ) WITHOUT ROWID;
+  -- Each party's manual recordings on their own: a few percent of the calls, which "REC/manual" would otherwise
+  -- find by passing over all the others. Covering, so the walk reads nothing else until an entry matches.
+  CREATE INDEX access_manual ON access (key, start, id, rid, rule, grams_lo, grams_hi) WHERE decision = 'manual';
   -- Trigrams of \`search\`: finds the few recordings with a rare part of a number or name without walking every list.
   CREATE VIRTUAL TABLE search USING fts5(text, content='', contentless_delete=1, tokenize='trigram');
   CREATE TABLE days (day TEXT PRIMARY KEY, mtime_ns TEXT NOT NULL, listed_at INTEGER NOT NULL) WITHOUT ROWID;
@@ -91,8 +105,8 @@ export class JournalStore {
     'insert' | 'insertKey' | 'insertSearch' | 'get' | 'delete' | 'deleteKeys' | 'deleteSearch' | 'count' | 'dayIds' | 'dayState' | 'setDay' | 'allDays' | 'deleteDay' | 'match' | 'byRids',
     Statement
   >;
-  /** One statement per merged list: a statement runs one iterator at a time. */
-  private readonly pageStatements: Statement[] = [];
+  /** One statement per merged list (a statement runs one iterator at a time), for all entries or the manual ones. */
+  private readonly pageStatements: Record<'all' | 'manual', Statement[]> = { all: [], manual: [] };
   /** True when this start found no usable index and builds it from scratch. */
   readonly fresh: boolean;
 
@@ -136,7 +150,7 @@ export class JournalStore {
     this.fresh = fresh;
     this.stmt = {
       insert: this.db.prepare('INSERT OR IGNORE INTO recordings (id, day, start, decision, rule, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id, decision, rule) VALUES (?, ?, ?, ?, ?)'),
+      insertKey: this.db.prepare('INSERT OR IGNORE INTO access (key, start, id, rid, decision, rule, grams_lo, grams_hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       insertSearch: this.db.prepare('INSERT INTO search (rowid, text) VALUES (?, ?)'),
       deleteSearch: this.db.prepare('DELETE FROM search WHERE rowid = ?'),
       match: this.db.prepare('SELECT rowid FROM search WHERE search MATCH ? LIMIT ?').pluck(),
@@ -179,7 +193,10 @@ export class JournalStore {
         const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, search, JSON.stringify(data));
         if (info.changes === 0) continue;
         this.stmt.insertSearch.run(info.lastInsertRowid, search);
-        for (const key of [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)]) this.stmt.insertKey.run(key, s.start, s.id, s.decision, s.rule);
+        const [lo, hi] = gramBits(searchedParts(s));
+        for (const key of [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)]) {
+          this.stmt.insertKey.run(key, s.start, s.id, info.lastInsertRowid, s.decision, s.rule, lo, hi);
+        }
         added.push(s);
       }
       return added;
@@ -235,19 +252,29 @@ export class JournalStore {
    * (time range, decision, rule, number/name part). Lazy: the merge pulls only as many rows as a page needs.
    * `slot` picks the statement (one per list merged at the same time); iterators must be closed by the caller.
    */
-  list(slot: number, key: string, after: { start: number; id: string }, f: PageFilter, spool: string): IterableIterator<RecordingSummary> {
-    while (this.pageStatements.length <= slot) {
-      this.pageStatements.push(
+  list(slot: number, key: string, after: Position, f: PageFilter, spool: string): IterableIterator<RecordingSummary> {
+    const manual = f.decision === 'manual';
+    const statements = this.pageStatements[manual ? 'manual' : 'all'];
+    while (statements.length <= slot) {
+      // Both ends of the time range bound the seek: SQLite takes only one upper bound from a WHERE clause, so `to`
+      // is folded into the cursor's position below rather than tested on every entry newer than it.
+      statements.push(
         this.db.prepare(`
-          SELECT r.id, r.day, r.start, r.decision, r.rule, r.data FROM access a JOIN recordings r ON r.id = a.id
-          WHERE a.key = @key AND (a.start, a.id) < (@start, @id) AND a.start >= @from AND a.start < @to
-            AND (@decision IS NULL OR a.decision = @decision)
+          SELECT r.id, r.day, r.start, r.decision, r.rule, r.data
+          FROM access a ${manual ? 'INDEXED BY access_manual' : ''} JOIN recordings r ON r.rid = a.rid
+          WHERE a.key = @key AND (a.start, a.id) < (@start, @id) AND a.start >= @from
+            AND ${manual ? `a.decision = 'manual'` : '(@decision IS NULL OR a.decision = @decision)'}
             AND (@rule IS NULL OR a.rule = @rule)
+            AND (a.grams_lo & @lo) = @lo AND (a.grams_hi & @hi) = @hi
             AND (@needle IS NULL OR instr(r.search, @needle) > 0)
           ORDER BY a.start DESC, a.id DESC`),
       );
     }
-    const rows = this.pageStatements[slot].iterate({ key, start: after.start, id: after.id, ...f }) as IterableIterator<Row>;
+    // Ids are never empty: (to, '') comes before every entry that starts at `to`.
+    const bound = f.to < after.start || (f.to === after.start && after.id !== '') ? { start: f.to, id: '' } : after;
+    const [lo, hi] = f.needle === null ? [0n, 0n] : gramBits([f.needle]);
+    const params = { key, start: bound.start, id: bound.id, from: f.from, rule: f.rule, needle: f.needle, lo, hi, ...(manual ? {} : { decision: f.decision }) };
+    const rows = statements[slot].iterate(params) as IterableIterator<Row>;
     return mapIterator(rows, (row) => toSummary(row, spool));
   }
 
@@ -256,7 +283,7 @@ export class JournalStore {
    * when there are at most `max` of them in the whole index; undefined when there are more (then walking the
    * viewer's lists finds matches sooner). The viewer's rights are checked by the caller.
    */
-  rare(needle: string, max: number, after: { start: number; id: string }, f: PageFilter, spool: string): RecordingSummary[] | undefined {
+  rare(needle: string, max: number, after: Position, f: PageFilter, spool: string): RecordingSummary[] | undefined {
     const rids = this.stmt.match.all(`"${needle.replace(/"/g, '""')}"`, max + 1) as number[];
     if (rids.length > max) return undefined;
     const rows = this.stmt.byRids.all({ rids: JSON.stringify(rids), start: after.start, id: after.id, from: f.from, to: f.to, decision: f.decision, rule: f.rule }) as Row[];
@@ -302,6 +329,46 @@ function openChecked(file: string): { db?: Database.Database; problem?: string }
 
 function searchText(s: RecordingSummary): string {
   return [s.caller, s.callee].map((p) => `${p.number} ${p.name ?? ''}`).join('\n').toLowerCase();
+}
+
+/** The lower-cased texts the number filter looks into, each on its own (a part never spans two of them). */
+function searchedParts(s: RecordingSummary): string[] {
+  return [s.caller.number, s.caller.name ?? '', s.callee.number, s.callee.name ?? ''].map((t) => t.toLowerCase());
+}
+
+/** Bits 0–9: a digit; 10–109: a pair of digits; the other characters and pairs share the remaining bits. */
+const DIGIT_PAIRS = 10;
+const SHARED = 110;
+const SHARED_BITS = 128 - SHARED;
+const gramWords = new Uint32Array(4);
+
+function setBit(bit: number): void {
+  gramWords[bit >>> 5] |= 1 << (bit & 31);
+}
+
+/**
+ * Which characters and pairs of adjacent characters `texts` contain, as 128 bits in two signed 64-bit integers.
+ * Every character and pair of a part of a number is among those of the text it is part of, so an entry whose bits
+ * lack one of the part's cannot match: a part of one or two characters, which the trigram index cannot serve, skips
+ * those entries without reading their recording. Digits and digit pairs, which number parts are made of, have a
+ * bit each; anything else shares one of 18 bits, and a false hit costs only the read that rejects it.
+ */
+function gramBits(texts: string[]): [bigint, bigint] {
+  gramWords.fill(0);
+  for (const t of texts) {
+    for (let i = 0; i < t.length; i++) {
+      const a = t.charCodeAt(i);
+      const da = a - 48;
+      const digitA = da >= 0 && da <= 9;
+      setBit(digitA ? da : SHARED + (a % SHARED_BITS));
+      if (i + 1 === t.length) continue;
+      const b = t.charCodeAt(i + 1);
+      const db = b - 48;
+      setBit(digitA && db >= 0 && db <= 9 ? DIGIT_PAIRS + da * 10 + db : SHARED + ((a * 31 + b) % SHARED_BITS));
+    }
+  }
+  const int64 = (high: number, low: number) => BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low));
+  return [int64(gramWords[1], gramWords[0]), int64(gramWords[3], gramWords[2])];
 }
 
 function toSummary(row: Row, spool: string): RecordingSummary {

@@ -1,6 +1,7 @@
 // The web journal index as an SQLite file across restarts of the service: journals written by the runtime's own
 // JournalWriter; a second start reads no journal; changes made while the service was down are found; a deleted,
 // damaged or half-built index file is (re)built from the journals with the same answers.
+import Database from 'better-sqlite3';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { JournalWriter, type JournalDraft } from '../../runtime/journal.ts';
 import { silentLogger, type Logger } from '../../runtime/log.ts';
 import { viewerFor } from '../../runtime/web/access.ts';
 import { JournalIndex } from '../../runtime/web/journal-index.ts';
-import { indexPath } from '../../runtime/web/journal-store.ts';
+import { indexPath, SCHEMA_VERSION } from '../../runtime/web/journal-store.ts';
 import { testPolicy, writeRecording } from './support.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mitschnitt-web-persist-'));
@@ -157,6 +158,26 @@ for (const [what, damage] of [
     index.close();
   });
 }
+
+test('an index file of the previous schema version (as the version before this one left it) is moved aside and rebuilt, with the same pages', async () => {
+  rmSync(`${file}.damaged`, { force: true });
+  const current = new JournalIndex(spool, silentLogger);
+  await current.scan();
+  current.close();
+  const old = new Database(file);
+  old.prepare(`UPDATE meta SET value = ? WHERE key = 'schema'`).run(String(SCHEMA_VERSION - 1));
+  old.close();
+  const { log, lines } = capture();
+  const index = new JournalIndex(spool, log);
+  assert.ok(index.fresh, 'nothing of the old file is used');
+  assert.ok(existsSync(`${file}.damaged`));
+  const warning = lines.find((l) => l.level === 'warn' && /damaged/.test(l.msg));
+  assert.match(String(warning?.fields?.problem), `schema version ${SCHEMA_VERSION - 1}, expected ${SCHEMA_VERSION}`);
+  await index.scan();
+  assert.equal(everything(index), reference);
+  assert.equal(manualOf(index), referenceManual);
+  index.close();
+});
 
 function overwrite(offset: number, bytes: Buffer): void {
   const fd = openSync(file, 'r+');
