@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { opendirSync, readFileSync, type Dir, type Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.ts';
@@ -243,49 +243,66 @@ export class JournalIndex {
     if (!info) return true;
     const known = this.guard(() => this.store.dayState(day));
     if (known && known.mtimeNs === String(info.mtimeNs) && Number(info.mtimeMs) < known.listedAt - SETTLE_MS) return true;
-    // What was indexed before the listing: only those can have vanished (a journal the hook adds meanwhile may
-    // postdate the listing).
-    const indexed = new Set(this.guard(() => this.store.dayIds(day)));
+    // What was indexed before the listing (only those can have vanished: a journal the hook adds meanwhile may
+    // postdate the listing); each one listed is struck off, what is left is gone.
+    const vanished = new Set(this.guard(() => this.store.dayIds(day)));
+    const unusableBefore = new Set([...this.unusable].filter((path) => dirname(path) === dir));
     const listedAt = Date.now();
-    let names: string[];
+    let listing: Dir;
     try {
-      names = await readdir(dir);
+      listing = opendirSync(dir);
     } catch {
       return true; // retention may remove a day folder while we walk
     }
     result.daysListed++;
-    const seen = new Set<string>();
-    const fresh: string[] = [];
-    for (const name of names) {
-      // Temp files and the runtime's `.pending.json` sidecars are not journals.
-      if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
-      const id = name.slice(0, -'.json'.length);
-      if (!isRecordingId(id)) continue;
-      seen.add(id);
-      if (!indexed.has(id) && !this.unusable.has(join(dir, name))) fresh.push(join(dir, name));
-    }
-    // Small journals read synchronously in slices, yielding between slices: several times faster than
-    // promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
-    // stalls for more than one slice (a few ms).
-    for (let i = 0; i < fresh.length; i += READ_SLICE) {
-      const items: { day: string; summary: RecordingSummary }[] = [];
-      for (const path of fresh.slice(i, i + READ_SLICE)) {
-        const summary = this.parse(path, readSyncOrError(path));
-        if (summary) items.push({ day, summary });
+    try {
+      // Read while listed, a slice at a time: a day folder of ten thousand journals is never held as a list of
+      // names or paths, which would live long enough to reach V8's old generation and grow the heap on every day
+      // folder of a rebuild. Small journals are read synchronously, yielding between slices: several times faster
+      // than promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
+      // stalls for more than one slice (a few ms).
+      for (let listed = true; listed; ) {
+        const items: { day: string; summary: RecordingSummary }[] = [];
+        while (items.length < READ_SLICE) {
+          let entry: Dirent | null;
+          try {
+            entry = listing.readSync();
+          } catch {
+            return true; // the folder went away half-listed: what is gone is not known, the next scan lists it again
+          }
+          if (!entry) {
+            listed = false;
+            break;
+          }
+          const name = entry.name;
+          // Temp files and the runtime's `.pending.json` sidecars are not journals.
+          if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
+          const id = name.slice(0, -'.json'.length);
+          if (!isRecordingId(id) || vanished.delete(id)) continue;
+          const path = join(dir, name);
+          if (this.unusable.has(path)) {
+            unusableBefore.delete(path);
+            continue;
+          }
+          const summary = this.parse(path, readSyncOrError(path));
+          if (summary) items.push({ day, summary });
+        }
+        const added = this.guard(() => this.store.insert(items));
+        result.added += added.length;
+        if (announce) added.forEach(announce);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.closed || this.restart) return false;
+        if (Date.now() - this.lastProgressLog > 10_000) {
+          this.lastProgressLog = Date.now();
+          this.log.info('web journal index: reading journals', { added: result.added, day });
+        }
       }
-      const added = this.guard(() => this.store.insert(items));
-      result.added += added.length;
-      if (announce) added.forEach(announce);
-      await new Promise((resolve) => setImmediate(resolve));
-      if (this.closed || this.restart) return false;
-      if (Date.now() - this.lastProgressLog > 10_000) {
-        this.lastProgressLog = Date.now();
-        this.log.info('web journal index: reading journals', { added: result.added, day });
-      }
+    } finally {
+      listing.closeSync();
     }
-    for (const path of this.unusable) if (dirname(path) === dir && !seen.has(path.slice(dir.length + 1, -'.json'.length))) this.unusable.delete(path);
+    for (const path of unusableBefore) this.unusable.delete(path);
     this.guard(() => {
-      result.removed += this.store.delete([...indexed].filter((id) => !seen.has(id)));
+      result.removed += this.store.delete(vanished);
       this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
     });
     return true;

@@ -2,9 +2,9 @@
 // (filter every journal with canView and the filters, sort newest first) on a random spool.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { silentLogger } from '../../runtime/log.ts';
 import { canView, viewerFor } from '../../runtime/web/access.ts';
 import { JournalIndex, toRow, type JournalFilter } from '../../runtime/web/journal-index.ts';
@@ -128,6 +128,32 @@ test('adding and removing single journals keeps every list in order', async () =
   assert.is(index.size, removed.length + kept.length);
   const fresh = await freshIndex();
   for (const user of ['anna', 'ben', 'eva', 'frank']) assert.equal(paged(index, user, {}, 9), paged(fresh, user, {}, 9), user);
+});
+
+test('a malformed journal is reported once, not on every scan of its folder; once it is gone, a journal of that name is read again', async () => {
+  const own = mkdtempSync(join(tmpdir(), 'mitschnitt-web-index-malformed-'));
+  const start = new Date(2026, 10, 3, 9);
+  const good = writeRecording(own, { id: '1764000000.1-1764000000', start, seconds: 0.01, caller: internal[0], callee: external(), direction: 'outbound' });
+  const bad = join(dirname(good.journal), '1764000001.2-1764000001.json');
+  writeFileSync(bad, '{"id": "1764000001.2-1764000001"}');
+  const warnings: string[] = [];
+  const log = { ...silentLogger, warn: (msg: string) => void warnings.push(msg) };
+  const index = new JournalIndex(own, log, { file: join(own, 'index.sqlite') });
+  let touched = 0;
+  const touch = () => utimesSync(dirname(good.journal), new Date(), new Date(Date.now() + 60_000 * ++touched));
+  assert.is((await index.scan()).added, 1);
+  touch();
+  assert.equal(await index.scan(), { added: 0, removed: 0, daysListed: 1 });
+  assert.equal(warnings, ['journal malformed, not shown']);
+  rmSync(bad);
+  touch();
+  await index.scan();
+  const again = writeRecording(own, { id: '1764000001.2-1764000001', start, seconds: 0.01, caller: internal[0], callee: external(), direction: 'inbound' });
+  touch();
+  assert.is((await index.scan()).added, 1);
+  assert.ok(index.get('1764000001.2-1764000001'), again.journal);
+  index.close();
+  rmSync(own, { recursive: true, force: true });
 });
 
 test.after(() => rmSync(spool, { recursive: true, force: true }));
