@@ -24,29 +24,42 @@ a=\${2:-/etc/asterisk}
 mode=\${3:-content}
 case "$d$a" in *[!A-Za-z0-9/._-]*) echo "plan-state: bad folder name" >&2; exit 2;; esac
 echo 'mitschnitt-plan-state 1'
-printf 'mitschnitt=%s\\n' "$(mitschnitt --version 2>/dev/null | head -n 1 | tr -cd '0-9A-Za-z.+~-')"
-v=$(timeout 60 asterisk -rx 'dialplan show version@mitschnitt-check' 2>/dev/null | sed -n 's/.*NoOp(mitschnitt \\([0-9a-f]\\{16\\}\\)).*/\\1/p' | head -n 1)
+# Each process started here costs the host CPU on every deploy, so the shell does what it can itself.
+m=$(mitschnitt --version 2>/dev/null)
+nl='
+'
+m=\${m%%"$nl"*}
+case "$m" in *[!0-9A-Za-z.+~-]*) m=;; esac
+printf 'mitschnitt=%s\\n' "$m"
+v=$(timeout 60 asterisk -rx 'dialplan show version@mitschnitt-check' 2>/dev/null | sed -n '/.*NoOp(mitschnitt \\([0-9a-f]\\{16\\}\\)).*/{s//\\1/p;q;}')
 printf 'dialplan=%s\\n' "$v"
 [ "$mode" = hashes ] || printf 'includes=%s\\n' "$(grep -Rls --include=*.conf -e "$d/current/asterisk/" "$a" 2>/dev/null | wc -l)"
 list=$(mktemp) || exit 1
 trap 'rm -f "$list" "$list.files" "$list.bad"' EXIT
 grep -E '^[0-9a-f]{64}  [A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$' > "$list" || true
 cd "$d" 2>/dev/null || { echo end; exit 0; }
-printf 'current=%s\\n' "$(readlink current || true)"
-printf 'previous=%s\\n' "$(readlink previous || true)"
-printf 'pending=%s\\n' "$(head -c 200 pending 2>/dev/null | tr -s ' \\n' ' ')"
-if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi
+find current previous -maxdepth 0 -type l -printf '%f=%l\\n' 2>/dev/null
+pending=
+[ -f pending ] && while [ \${#pending} -lt 200 ] && IFS= read -r w; do pending="$pending $w"; done < pending
+printf 'pending=%s\\n' "$pending"
+set -f
+if [ -d releases ]; then for r in $(ls -1t releases); do printf 'release=%s\\n' "$r"; done; fi
+set +f
 [ -d staging ] && echo leftover=staging
 [ -e current/manifest.json ] || { echo end; exit 0; }
 echo manifest; base64 -w 0 current/manifest.json; echo
 cd current || { echo end; exit 0; }
-find . -type f | sed 's|^\\./||' | grep -vx 'manifest.json' | sort > "$list.files"
+find . -type f ! -path ./manifest.json -printf '%P\\n' | sort > "$list.files"
 # Files that differ from the build, and deployed files the build no longer has: their content goes out for the diffs.
-{ sha256sum --check --quiet "$list" 2>/dev/null | sed -n 's/: FAILED.*$//p'; cut -c 67- "$list" | sort | comm -23 "$list.files" -; } | sort -u > "$list.bad"
+{
+  sha256sum --check --quiet "$list" 2>/dev/null | sed -n 's/: FAILED.*$//p'
+  awk 'FILENAME == ARGV[1] { built[substr($0, 67)]; next } !($0 in built)' "$list" "$list.files"
+} | sort -u > "$list.bad"
 total=0
 while IFS= read -r p; do
   if grep -qxF -- "$p" "$list.files" && [ "$mode" = hashes ]; then
-    printf 'hash=%s %s\\n' "$(sha256sum -- "$p" | cut -c 1-64)" "$p"
+    h=$(sha256sum -- "$p")
+    printf 'hash=%s %s\\n' "\${h%% *}" "$p"
   elif grep -qxF -- "$p" "$list.files"; then
     size=$(stat -c %s -- "$p")
     total=$((total + size))

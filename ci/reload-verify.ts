@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Reload } from './plan.ts';
 import type { RemoteSession } from './ssh-connection.ts';
 import { sh } from './shell.ts';
@@ -8,6 +9,8 @@ export const RELOAD_COMMANDS: Record<Reload, string> = {
   manager: 'manager reload',
   features: 'module reload features',
 };
+
+const RELOAD_COMMAND_LIST: string[] = Object.values(RELOAD_COMMANDS);
 
 export const VERSION_COMMAND = 'dialplan show version@mitschnitt-check';
 
@@ -53,26 +56,50 @@ export function cliFailure(output: string): string | null {
 /** A wedged Asterisk can leave `asterisk -rx` hanging; coreutils `timeout` ends it (exit 124). */
 const CLI_TIMEOUT_SECONDS = 60;
 
-/** Runs `asterisk -rx <command>` on the host; a non-zero exit (Asterisk down, timeout) is an error with the reason. */
-async function runCli(session: RemoteSession, command: string): Promise<string> {
-  const r = await session.exec(sh`timeout ${CLI_TIMEOUT_SECONDS} asterisk -rx ${command}`);
-  const output = r.stdout + r.stderr;
-  if (r.code === 124) throw new Error(`'asterisk -rx "${command}"' did not answer within ${CLI_TIMEOUT_SECONDS}s`);
-  if (r.code !== 0) throw new Error(`'asterisk -rx "${command}"' exited ${r.code ?? r.signal}: ${firstLine(output) || 'no output'}`);
-  return output;
+interface CliAnswer {
+  command: string;
+  output: string;
+  code: number;
 }
 
-/** Runs one `asterisk -rx` command; returns its output, or throws with the reason Asterisk gave. */
-async function asteriskCli(session: RemoteSession, command: string): Promise<string> {
-  const output = await runCli(session, command);
-  const failure = cliFailure(output);
-  if (failure) throw new Error(`'${command}' failed: ${failure}`);
-  return output;
+/**
+ * Runs `asterisk -rx` commands in order in one remote command: each command on a channel of its own would cost a login
+ * shell and an sshd session process on the host, and a round trip. The remote shell stops after the first command that exits
+ * non-zero and, when more follow (a reload before the next reload), after the first that prints a failure text, so
+ * nothing runs after a failure that would not have run with one command at a time. Each answer is followed by a line
+ * with a random token and the exit status, which no Asterisk output can imitate.
+ */
+async function runCli(session: RemoteSession, commands: string[]): Promise<CliAnswer[]> {
+  const token = `@@mitschnitt-${randomBytes(8).toString('hex')}`;
+  // FAILURE_TEXTS are written to be valid POSIX extended regular expressions too (grep -E, one line at a time as /m).
+  const failed = `grep -qE ${FAILURE_TEXTS.map((re) => sh`-e ${re.source}`).join(' ')}`;
+  const script = commands.map((command, i) => [
+    sh`o=$(timeout ${CLI_TIMEOUT_SECONDS} asterisk -rx ${command} 2>&1); c=$?`,
+    sh`printf '%s\\n%s %s\\n' "$o" ${token} "$c"`,
+    '[ "$c" = 0 ] || exit 0',
+    ...(i < commands.length - 1 && RELOAD_COMMAND_LIST.includes(command) ? [`if printf '%s\\n' "$o" | ${failed}; then exit 0; fi`] : []),
+  ].join('\n')).join('\n');
+  const r = await session.exec(script);
+  const parts = r.stdout.split(new RegExp(`^${token} (\\d+)\n`, 'm'));
+  const answers: CliAnswer[] = [];
+  for (let i = 0; i + 1 < parts.length && i / 2 < commands.length; i += 2) answers.push({ command: commands[i / 2]!, output: parts[i]!, code: Number(parts[i + 1]) });
+  for (const a of answers) {
+    if (a.code === 124) throw new Error(`'asterisk -rx "${a.command}"' did not answer within ${CLI_TIMEOUT_SECONDS}s`);
+    if (a.code !== 0) throw new Error(`'asterisk -rx "${a.command}"' exited ${a.code}: ${firstLine(a.output) || 'no output'}`);
+    if (cliFailure(a.output) === null || !RELOAD_COMMAND_LIST.includes(a.command)) continue;
+    throw new Error(`'${a.command}' failed: ${cliFailure(a.output)}`);
+  }
+  if (answers.length < commands.length) {
+    const detail = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ');
+    throw new Error(`'asterisk -rx "${commands[answers.length]}"' did not run (exit ${r.code ?? r.signal})${detail ? `: ${detail}` : ''}`);
+  }
+  return answers;
 }
 
 /** Asks the running dialplan for its version; null when the mitschnitt context is not loaded. */
 export async function runningDialplanVersion(session: RemoteSession): Promise<string | null> {
-  return loadedVersion(await runCli(session, VERSION_COMMAND));
+  const [answer] = await runCli(session, [VERSION_COMMAND]);
+  return loadedVersion(answer!.output);
 }
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
@@ -82,10 +109,13 @@ export type VerifyResult = { ok: true } | { ok: false; reason: string };
  * the caller rolls back and reloads again.
  */
 export async function reloadAndVerify(session: RemoteSession, reloads: Reload[], expectedVersion: string | null): Promise<VerifyResult> {
+  const verify = reloads.includes('dialplan') && expectedVersion !== null;
+  const commands = [...reloads.map((r) => RELOAD_COMMANDS[r]), ...(verify ? [VERSION_COMMAND] : [])];
+  if (commands.length === 0) return { ok: true };
   try {
-    for (const reload of reloads) await asteriskCli(session, RELOAD_COMMANDS[reload]);
-    if (reloads.includes('dialplan') && expectedVersion) {
-      const running = await runningDialplanVersion(session);
+    const answers = await runCli(session, commands);
+    if (verify) {
+      const running = loadedVersion(answers[answers.length - 1]!.output);
       if (running !== expectedVersion) {
         return {
           ok: false,
