@@ -164,7 +164,7 @@ class HostDeploy {
       return;
     }
 
-    const name = await this.stage(state, plan);
+    const name = releaseName(this.release.id, state.current);
     const reloads = this.reloadsFor([...plan.actions.reload, ...state.pending.filter(isReload)], secretCreated);
     const restart = plan.actions.restartRuntime || state.pending.includes('restart');
     const install = plan.actions.installCron || plan.actions.removeCron || plan.actions.installUnit || state.pending.includes('install');
@@ -172,9 +172,8 @@ class HostDeploy {
     // cut off in between is completed by the next one even if that one finds no file to change.
     const owed: Pending[] = [...reloads, ...(install ? ['install' as const] : []), ...(restart ? ['restart' as const] : [])];
     try {
-      this.progress('swap', name);
-      // One command (one round trip): `pending` is written before the links move, so a cut between is covered.
-      await this.remote('recording pending work and switching the current release', [this.pendingScript(owed), ...this.swapLines(name, state.current)].join('\n'));
+      // `pending` is written before the links move, so a cut between is covered.
+      await this.stageAndSwap(state, plan, name, [this.pendingScript(owed), ...this.swapLines(name, state.current)].join('\n'));
       this.progress('install');
       await this.install(this.release.manifest, state.pending.includes('install') ? installAll(this.release.manifest, plan.actions) : plan.actions, plan.firstDeploy);
       this.progress('reload', reloads.join(', ') || 'nothing');
@@ -193,6 +192,7 @@ class HostDeploy {
       }
       if (!verdict.ok) return await this.rollBack(state, verdict.reason);
     } catch (err) {
+      if (err instanceof StagingFailed) throw err;
       return await this.rollBack(state, (err as Error).message);
     }
     this.result.status = 'deployed';
@@ -286,18 +286,25 @@ class HostDeploy {
 
   /**
    * Builds releases/<id>.tmp: unchanged files copied on the host from the current release, changed ones uploaded,
-   * then every SHA-256 checked there before it is renamed to releases/<id>. Nothing outside releases/ is touched, so
-   * a connection cut here leaves the old set active; the next deploy removes the half-built folder.
+   * then every SHA-256 checked there before it is renamed to releases/<id>; only then does the same command run `swap`
+   * (one command less per host). Nothing outside releases/ is touched before the swap, so a failure up to there leaves
+   * the old set active (StagingFailed: no rollback needed); the next deploy removes a half-built folder. Any other
+   * error, a lost connection included, may have come after the swap.
    */
-  private async stage(state: RemoteState, plan: HostPlan): Promise<string> {
-    const id = releaseName(this.release.id, state.current);
+  private async stageAndSwap(state: RemoteState, plan: HostPlan, id: string, swap: string): Promise<void> {
     this.staged = id;
     const files = this.release.manifest.files;
     if (state.releases.includes(id)) {
       this.progress('verify', `reusing release ${id}`);
-      if (await this.verifyRelease(`releases/${id}`).then(() => true, () => false)) return id;
+      if (await this.verifyRelease(`releases/${id}`).then(() => true, () => false)) {
+        this.progress('swap', id);
+        await this.remote('recording pending work and switching the current release', swap);
+        return;
+      }
       // An older copy of this release was edited on the host: build it afresh.
-      await this.remote('removing a damaged release', sh`rm -rf ${this.path('releases', id)}`);
+      await this.remote('removing a damaged release', sh`rm -rf ${this.path('releases', id)}`).catch((err: Error) => {
+        throw new StagingFailed(err.message);
+      });
     }
     const tmp = `releases/${id}.tmp`;
     const dirs = [...new Set(Object.keys(files).map((p) => posix.dirname(p)).filter((d) => d !== '.'))].sort();
@@ -323,7 +330,7 @@ class HostDeploy {
     }
     stdin.push(Buffer.from('-- 0 -\n'), Buffer.from(this.hashList()));
     this.result.filesCopied = copies.length;
-    this.progress('verify');
+    this.progress('verify', `checking every file, then switching to release ${id}`);
     const script = [
       'set -e',
       'umask 022',
@@ -341,15 +348,19 @@ class HostDeploy {
       'sha256sum --check --strict --quiet - || exit 86',
       `cd ${quote(this.dir)}`,
       sh`mv -T ${tmp} ${`releases/${id}`}`,
+      `echo ${STAGED}`,
+      swap,
     ].join('\n');
     const r = await this.session.exec(script, Buffer.concat(stdin));
+    if (r.code === 0) return;
+    const staged = r.stdout.split('\n').includes(STAGED);
+    if (staged) {
+      throw new RemoteError(`recording pending work and switching the current release failed on ${this.host.name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
+    }
     if (r.code === 86) {
-      throw new RemoteError(`checksum verification on ${this.host.name} failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' / ')}`);
+      throw new StagingFailed(`checksum verification on ${this.host.name} failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' / ')}`);
     }
-    if (r.code !== 0) {
-      throw new RemoteError(`staging the release failed on ${this.host.name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
-    }
-    return id;
+    throw new StagingFailed(`staging the release failed on ${this.host.name} (exit ${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
   }
 
   /** The build's `sha256  path` lines, manifest included, for `sha256sum --check` on the host. */
@@ -527,6 +538,12 @@ class HostDeploy {
   }
 }
 
+
+/** Staging failed before the swap: the host still runs what it ran, nothing to roll back. */
+class StagingFailed extends RemoteError {}
+
+/** What the staging command prints once the release folder is complete and checked, before it swaps. */
+const STAGED = 'mitschnitt-release-staged';
 
 /** An interrupted install is redone in full: cron file and unit as the release has them. */
 function installAll(manifest: Manifest, actions: Actions): Actions {

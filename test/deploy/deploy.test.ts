@@ -271,6 +271,24 @@ test('a connection cut in the middle of the upload leaves the old set intact; th
   assert.equal(readdirSync(join(p.host.dir, 'releases')).filter((n) => n.endsWith('.tmp')), [], 'no staging leftovers');
 });
 
+test('staging succeeds but recording the owed work and switching fails (same command): rolled back, the old set stays, nothing owed', async () => {
+  const p = await pbx('swap-fails');
+  const good = build(p);
+  assert.is((await deployHost(p.host, good, options(p))).status, 'deployed');
+  // A folder where the list of owed work is written first: the switch fails after the staging, the rollback can work.
+  mkdirSync(join(p.host.dir, 'pending.new'));
+  const next = build(p, { dialplanBody: 'exten => s,1,Return(never)' });
+  const r = await deployHost(p.host, next, options(p));
+  assert.is(r.status, 'failed');
+  assert.match(r.reason!, 'switching the current release failed');
+  assert.match(r.reason!, `rolled back to release ${good.id}`);
+  assert.ok(r.rolledBack);
+  assert.is(r.release, good.id);
+  assert.is(current(p), `releases/${good.id}`);
+  assert.not.ok(existsSync(join(p.host.dir, 'releases', next.id)), 'the staged release is removed');
+  assert.not.ok(existsSync(join(p.host.dir, 'pending')));
+});
+
 test('a connection cut right after the swap: the new set is live, and the next deploy does the owed install, reloads and restart', async () => {
   const p = await pbx('cut-after-swap');
   assert.is((await deployHost(p.host, build(p), options(p))).status, 'deployed');
