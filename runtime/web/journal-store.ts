@@ -111,10 +111,12 @@ export class JournalStore {
   readonly fresh: boolean;
 
   /**
-   * Opens (or creates) the index. A file that is not an SQLite database or has another schema version (or,
-   * with `damaged`, one that SQLite found damaged in use) is moved aside as `<file>.damaged` and a new one is
-   * started. If the state folder is not writable the index lives in memory (rebuilt at every start) instead of
-   * failing the web client.
+   * Opens (or creates) the index. A file that is not an SQLite database (or, with `damaged`, one that SQLite
+   * found damaged in use) is moved aside as `<file>.damaged` and a new one is started. One of another schema
+   * version (from before an update that changed the index) is deleted and started anew: it is sound, only laid
+   * out differently, and set aside it would hold nothing to look into but the disk space of a second index. If
+   * the state folder is not writable the index lives in memory (rebuilt at every start) instead of failing the
+   * web client.
    */
   constructor(spool: string, log: Logger, file = indexPath(spool), options: { damaged?: string } = {}) {
     let db: Database.Database | undefined;
@@ -122,7 +124,12 @@ export class JournalStore {
     try {
       mkdirSync(join(file, '..'), { recursive: true });
       const opened = options.damaged ? { problem: options.damaged } : openChecked(file);
-      if (opened.problem) {
+      if (opened.version) {
+        log.info('web journal index is of another version; rebuilt from the journals', { file, version: opened.version, expected: String(SCHEMA_VERSION) });
+        opened.db?.close();
+        for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+        db = openChecked(file).db;
+      } else if (opened.problem) {
         log.warn('web journal index damaged; moved aside and rebuilt from the journals', { file, damaged: `${file}.damaged`, problem: opened.problem });
         opened.db?.close();
         setAside(file);
@@ -306,7 +313,7 @@ function setAside(file: string): void {
  * damaged further in shows up as SQLITE_CORRUPT when it is used (see JournalIndex), not here: SQLite's
  * quick_check reads the whole file (seconds at a million recordings).
  */
-function openChecked(file: string): { db?: Database.Database; problem?: string } {
+function openChecked(file: string): { db?: Database.Database; problem?: string; version?: string } {
   let db: Database.Database | undefined;
   try {
     db = new Database(file);
@@ -317,6 +324,7 @@ function openChecked(file: string): { db?: Database.Database; problem?: string }
       return tables.n === 0 ? { db } : { db, problem: 'not a mitschnitt index' };
     }
     const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get();
+    if (typeof version === 'string' && /^\d+$/.test(version) && version !== String(SCHEMA_VERSION)) return { db, version };
     if (version !== String(SCHEMA_VERSION)) return { db, problem: `schema version ${String(version)}, expected ${SCHEMA_VERSION}` };
     return { db };
   } catch (err) {
