@@ -29,6 +29,21 @@ export const CHANNEL_VARS = [
  * Not granted: command (CLI), originate, config, agent, reporting, cdr, security.
  */
 export const AMI_READ = 'call,dialplan,user';
+
+/**
+ * The only events Asterisk sends the runtime's account (advanced `eventfilter`, matched by name hash in
+ * main/manager.c before any text is compared): what runtime/call-tracker.ts reads. Under load the rest of those
+ * classes is two thirds of the traffic (DeviceStateChange, Newexten, LocalBridge, Dial/Hangup requests, the
+ * dialplan's own VarSets…) that Asterisk formats and the runtime parses for nothing. Action responses
+ * (CoreShowChannels at resync) are not events and pass regardless.
+ */
+export const AMI_EVENTS = [
+  'Newchannel', 'Newstate', 'NewCallerid', 'NewConnectedLine', 'DialBegin', 'BridgeEnter', 'BridgeLeave', 'Hangup',
+  'MixMonitorStart', 'MixMonitorStop', 'MixMonitorMute', 'UserEvent',
+] as const;
+
+/** Of the VarSet events, those of the variables the runtime keeps (any inheritance prefix). */
+export const AMI_VARSET_PATTERN = '^_{0,2}(MITSCHNITT_.*|MDC_MON_MODE|MIXMONITOR_FILENAME)$';
 export const AMI_WRITE = 'call,system';
 
 /**
@@ -71,6 +86,8 @@ export function renderManager({ policy, host }: RenderInput): GeneratedFile[] {
     secretInclude: amiSecretIncludePath(settings),
     read: AMI_READ,
     write: AMI_WRITE,
+    events: AMI_EVENTS,
+    varSetPattern: AMI_VARSET_PATTERN,
     permits: permits(settings.ami.host),
   };
   return [{ path: 'asterisk/manager_mitschnitt.conf', content: renderTemplate('manager', view, asteriskConfEscape) }];

@@ -17,6 +17,7 @@ import { Channel, Pbx as Dialplan } from '../dialplan/interpreter/pbx.ts';
 import { FakeAmiServer, type PhoneSpec } from '../support/fake-ami-server.ts';
 import { freePort, keygen } from '../support/sshd.ts';
 import { cli, initRulesRepo, REPO_ROOT, Service, startMailbox, waitFor, type Mailbox } from './harness.ts';
+import { AMI_EVENTS, AMI_VARSET_PATTERN } from '../../generator/render-manager.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'mitschnitt-e2e-'));
 const repo = join(work, 'repo');
@@ -199,6 +200,7 @@ test('serve runs from the deployed folder with the unit\'s command line and logs
     username: policy.settings.ami.user,
     secret,
     loginFailureDelayMs: 20,
+    eventFilter: { events: AMI_EVENTS, varSet: AMI_VARSET_PATTERN },
     channelvars: /channelvars = (.*)/.exec(readFileSync(join(config, 'asterisk/manager_mitschnitt.conf'), 'utf8'))![1]!.split(','),
   });
   await fake.start(amiPort);

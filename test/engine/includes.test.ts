@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AMI_EVENTS } from '../../generator/render-manager.ts';
 import { connectAmi, type TestAmi } from './asterisk-instance.ts';
 import { startEnginePbx, type EnginePbx } from './engine-pbx.ts';
 
@@ -49,17 +50,25 @@ test('the runtime account logs in with the deployed secret and not with a wrong 
   assert.match(user, /127\.0\.0\.1/);
 });
 
-test('the runtime account gets the call events it tracks but no Newexten (filtered by Asterisk for it)', async () => {
+test('the runtime account gets only the events it tracks: its own VarSets, no Newexten or device states', async () => {
   const since = runtimeAmi.events.length;
   const admin = await pbx.ast.ami();
   const adminSince = admin.events.length;
   await admin.action('Originate', { Channel: 'Local/0301234567@from-internal/n', Application: 'Wait', Data: '1', Async: 'true', CallerID: '<201>' });
   await runtimeAmi.waitFor((m) => m.event === 'Hangup', 10_000, 'the call to end', since);
   await new Promise((r) => setTimeout(r, 300));
-  const kinds = new Set(runtimeAmi.events.slice(since).map((m) => m.event));
-  for (const k of ['Newchannel', 'VarSet', 'MixMonitorStart', 'Hangup']) assert.ok(kinds.has(k), `${k} reaches the runtime`);
-  assert.not.ok(kinds.has('Newexten'), 'no Newexten for the runtime');
-  assert.ok(admin.events.slice(adminSince).some((m) => m.event === 'Newexten'), 'Asterisk does send Newexten to an account without the filter');
+  const got = runtimeAmi.events.slice(since);
+  const kinds = new Set(got.map((m) => m.event ?? ''));
+  for (const k of ['Newchannel', 'Newstate', 'VarSet', 'MixMonitorStart', 'Hangup']) assert.ok(kinds.has(k), `${k} reaches the runtime`);
+  assert.equal([...kinds].filter((k) => !(AMI_EVENTS as readonly string[]).includes(k) && k !== 'VarSet'), [], 'nothing but the listed events');
+  const variables = new Set(got.filter((m) => m.event === 'VarSet').map((m) => m.get('Variable')!));
+  assert.ok(variables.has('__MITSCHNITT_DECISION') && variables.has('MITSCHNITT_FILE'), `the routine's variables reach it: ${[...variables]}`);
+  assert.equal([...variables].filter((v) => !/^_{0,2}(MITSCHNITT_|MDC_MON_MODE$|MIXMONITOR_FILENAME$)/.test(v)), [], 'no other VarSet');
+  const adminKinds = new Set(admin.events.slice(adminSince).map((m) => m.event ?? ''));
+  assert.ok(adminKinds.has('Newexten'), 'Asterisk does send Newexten to an account without the filter');
+  assert.ok([...adminKinds].filter((k) => !(AMI_EVENTS as readonly string[]).includes(k)).length > 2, `and other events: ${[...adminKinds]}`);
+  const adminVars = admin.events.slice(adminSince).filter((m) => m.event === 'VarSet').map((m) => m.get('Variable'));
+  assert.ok(adminVars.some((v) => !/MITSCHNITT_|MDC_MON_MODE|MIXMONITOR_FILENAME/.test(v ?? '')), 'and the dialplan sets other variables');
 });
 
 test('its rights: what the runtime uses is allowed; Originate, Command and config writes are refused', async () => {

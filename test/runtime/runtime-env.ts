@@ -8,6 +8,7 @@ import { createLogger } from '../../runtime/log.ts';
 import { recordingPath } from '../../runtime/recording-names.ts';
 import { startServe, type ServeHandle, type ServeOptions } from '../../runtime/serve.ts';
 import { FakeAmiServer, type CallOptions, type PhoneSpec } from '../support/fake-ami-server.ts';
+import { AMI_EVENTS, AMI_VARSET_PATTERN } from '../../generator/render-manager.ts';
 
 export const CHANNELVARS = [
   'MITSCHNITT_DECISION', 'MITSCHNITT_RULE', 'MITSCHNITT_MANUAL', 'MITSCHNITT_CALLER', 'MITSCHNITT_CALLEE',
@@ -99,6 +100,7 @@ export class RuntimeEnv {
       channelvars: o.channelvars ?? CHANNELVARS,
       secret: 'right-secret',
       loginFailureDelayMs: 20,
+      eventFilter: { events: AMI_EVENTS, varSet: AMI_VARSET_PATTERN },
       ...(o.fileCloseDelayMs !== undefined ? { fileCloseDelayMs: o.fileCloseDelayMs } : {}),
     });
     const port = await env.fake.start();

@@ -25,6 +25,11 @@ export interface FakeAmiOptions {
   channelvars?: string[];
   /** MixMonitor's thread closes the file a little after the channel is gone; the runtime must wait for it. */
   fileCloseDelayMs?: number;
+  /**
+   * The account's manager.conf eventfilter, as the runtime's (generator/render-manager.ts): only these events,
+   * and VarSet only for variables matching `varSet`. Without it every event is sent.
+   */
+  eventFilter?: { events: readonly string[]; varSet: string };
 }
 
 export interface PhoneSpec {
@@ -105,7 +110,7 @@ export class FakeAmiServer {
   private readonly bridges = new Map<string, Set<string>>();
   private readonly sessions = new Set<Session>();
   private readonly server: net.Server;
-  private readonly options: Required<FakeAmiOptions>;
+  private readonly options: Required<Omit<FakeAmiOptions, 'eventFilter'>> & Pick<FakeAmiOptions, 'eventFilter'>;
   private clock = 1795631000;
   private seq = 0;
   private chanSeq = 0;
@@ -120,6 +125,7 @@ export class FakeAmiServer {
       loginFailureDelayMs: options.loginFailureDelayMs ?? 1000,
       channelvars: options.channelvars ?? [],
       fileCloseDelayMs: options.fileCloseDelayMs ?? 20,
+      eventFilter: options.eventFilter,
     };
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -207,6 +213,8 @@ export class FakeAmiServer {
     const all: Headers = [['Event', name]];
     if (privilege) all.push(['Privilege', privilege]);
     all.push(...headers);
+    const filter = this.options.eventFilter;
+    if (filter && !filter.events.includes(name) && !(name === 'VarSet' && new RegExp(filter.varSet).test(get(headers, 'Variable') ?? ''))) return;
     const text = block(all);
     for (const s of this.sessions) if (s.authenticated && s.events) this.write(s, [text]);
   }
