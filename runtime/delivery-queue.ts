@@ -212,7 +212,30 @@ async function writeTemp(dir: string, item: QueueItem): Promise<string> {
 }
 
 /** Makes a rename/link inside `dir` durable across a power cut. */
-export async function fsyncDir(dir: string): Promise<void> {
+/**
+ * fsync of a folder, shared by a burst: a caller that arrives while one runs waits for the next, which starts
+ * after it and so covers every entry made before it started; callers arriving before that next one starts share
+ * it. Two fsyncs for a burst of enqueues instead of one each.
+ */
+export function fsyncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir) ?? { notStarted: null, last: Promise.resolve() };
+  if (state.notStarted) return state.notStarted;
+  const sync = state.last.catch(() => undefined).then(() => {
+    state.notStarted = null;
+    return syncOnce(dir);
+  });
+  state.notStarted = sync;
+  state.last = sync;
+  dirSyncs.set(dir, state);
+  void sync.finally(() => {
+    if (dirSyncs.get(dir)?.last === sync) dirSyncs.delete(dir);
+  }).catch(() => undefined);
+  return sync;
+}
+
+const dirSyncs = new Map<string, { notStarted: Promise<void> | null; last: Promise<void> }>();
+
+async function syncOnce(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();

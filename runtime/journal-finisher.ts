@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { retentionDaysFrom, type Retention } from '../generator/retention.ts';
-import { access, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { access, readFile, rm, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join, relative } from 'node:path';
 import { DeletionLog } from './expire.ts';
@@ -9,7 +9,8 @@ import { enqueueDelivery } from './delivery-queue.ts';
 import { atomicWrite, journalPathFor, stateDir, type Journal, type JournalDraft, type JournalWriter, type Party } from './journal.ts';
 import type { Logger } from './log.ts';
 import { recordingId } from './recording-names.ts';
-import { readWavInfo } from './wav-header.ts';
+import pLimit from 'p-limit';
+import { readWavFile, type WavInfo } from './wav-header.ts';
 
 /** What is known about a recording when it ends (live) or is found at start-up (recovered). */
 export interface FinishedRecording {
@@ -58,6 +59,12 @@ const MIN_AUDIO_SECONDS = 1;
  */
 export class JournalFinisher {
   private readonly inFlight = new Map<string, Promise<string | null>>();
+  /**
+   * Hashing and the fsynced writes of settled recordings take a few slots in arrival order: when a burst of calls
+   * hangs up together, the first journals are written first instead of every recording advancing in lockstep and
+   * all of them finishing only when the whole burst is done (hang-up → journal stays short for each).
+   */
+  private readonly journalSlots = pLimit(16);
 
   constructor(private readonly o: JournalFinisherOptions) {}
 
@@ -93,13 +100,19 @@ export class JournalFinisher {
       await rm(pendingPath(this.o.spool, audio), { force: true });
       return null;
     }
-    const size = await this.settle(audio);
-    if (size === null) {
+    const settled = await this.settle(audio);
+    if (settled === null) {
       log.warn('recording file not found, nothing to journal', { audio, channel: rec.channel });
       await rm(pendingPath(this.o.spool, audio), { force: true });
       return null;
     }
-    const wav = await readWavInfo(audio).catch(() => null);
+    return this.journalSlots(() => this.journalSettled(rec, settled.size, settled.wav, journalPath));
+  }
+
+  /** The part of finishing that costs CPU and disk, for one settled recording at a time per slot (see journalSlots). */
+  private async journalSettled(rec: FinishedRecording, size: number, wav: WavInfo | null, journalPath: string): Promise<string | null> {
+    const { log } = this.o;
+    const audio = rec.audioPath;
     if (!wav) {
       // Not ours to delete: keep it for a person to look at.
       log.error('recording is not a readable WAV file; left in place, not journaled', { audio, sizeBytes: size });
@@ -166,27 +179,29 @@ export class JournalFinisher {
   /**
    * Waits until MixMonitor has closed the file. It writes the RIFF sizes only when it closes it, so a header that
    * matches a non-empty file is final at once; otherwise (an empty file, a header never finalised because Asterisk
-   * died) the size must stay the same for `settlePollMs` × 8 (default 200 ms).
+   * died) the size must stay the same for `settlePollMs` × 8 (default 200 ms). Answers the size and the header
+   * read with it (null header: not a WAV file), or null when the file is gone.
    */
-  private async settle(audio: string): Promise<number | null> {
+  private async settle(audio: string): Promise<{ size: number; wav: WavInfo | null } | null> {
     const poll = (this.o.settlePollMs ?? 100) / 4;
     const deadline = Date.now() + (this.o.settleMaxMs ?? 10_000);
     let last = -1;
     let stableSince = Date.now();
     for (;;) {
-      const s = await stat(audio).catch(() => null);
-      if (!s) return null;
-      if (s.size > 44) {
-        const info = await readWavInfo(audio).catch(() => null);
-        if (info?.headerComplete && info.dataBytes > 0) return s.size;
-      }
-      if (s.size !== last) {
-        last = s.size;
+      const file = await readWavFile(audio).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (!file) return null;
+      const { size, info } = file;
+      if (size > 44 && info?.headerComplete && info.dataBytes > 0) return { size, wav: info };
+      if (size !== last) {
+        last = size;
         stableSince = Date.now();
-      } else if (Date.now() - stableSince >= poll * 8) return s.size;
+      } else if (Date.now() - stableSince >= poll * 8) return { size, wav: info };
       if (Date.now() > deadline) {
-        this.o.log.warn('recording still growing after the wait; journaling it as it is', { audio, sizeBytes: s.size });
-        return s.size;
+        this.o.log.warn('recording still growing after the wait; journaling it as it is', { audio, sizeBytes: size });
+        return { size, wav: info };
       }
       await new Promise((r) => setTimeout(r, poll));
     }
@@ -296,7 +311,7 @@ async function exists(path: string): Promise<boolean> {
 function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    createReadStream(path)
+    createReadStream(path, { highWaterMark: 1 << 20 })
       .on('data', (d) => hash.update(d))
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));

@@ -20,12 +20,17 @@ export interface WavInfo {
  * layouts parse too. Returns null for a file that is not a WAV file or is too short to hold a header.
  */
 export async function readWavInfo(path: string): Promise<WavInfo | null> {
+  return (await readWavFile(path)).info;
+}
+
+/** The file's size and header in one open (the runtime polls this while MixMonitor closes a file). */
+export async function readWavFile(path: string): Promise<{ size: number; info: WavInfo | null }> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
     const head = Buffer.alloc(Math.min(size, 4096));
     await handle.read(head, 0, head.length, 0);
-    return parseWavHeader(head, size);
+    return { size, info: parseWavHeader(head, size) };
   } finally {
     await handle.close();
   }

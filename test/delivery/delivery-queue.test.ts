@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enqueueDelivery, finishQueueItem, listQueue, queueDir, saveQueueItem } from '../../runtime/delivery-queue.ts';
+import { enqueueDelivery, finishQueueItem, fsyncDir, listQueue, queueDir, saveQueueItem } from '../../runtime/delivery-queue.ts';
 
 let spool = '';
 test.before.each(async () => {
@@ -44,6 +44,22 @@ test('enqueue is idempotent per id and never resets the attempt state', async ()
   assert.is(await enqueueDelivery(spool, request('a-1')), false);
   const [again] = await listQueue(spool);
   assert.ok(again.ok && again.item.destinations[0].attempts === 3);
+});
+
+test('a burst of enqueues (one shared folder fsync) queues every item once', async () => {
+  const ids = Array.from({ length: 200 }, (_, i) => `1700000000.${i}-1700000000`);
+  const created = await Promise.all(ids.map((id) => enqueueDelivery(spool, request(id))));
+  assert.ok(created.every(Boolean));
+  assert.equal((await readdir(queueDir(spool))).sort(), ids.map((id) => `${id}.json`).sort());
+  assert.equal(await Promise.all(ids.slice(0, 5).map((id) => enqueueDelivery(spool, request(id)))), [false, false, false, false, false]);
+});
+
+test('a failed shared folder fsync fails its callers only; the next one runs afresh', async () => {
+  const missing = join(spool, 'gone');
+  const burst = await Promise.allSettled(Array.from({ length: 5 }, () => fsyncDir(missing)));
+  assert.ok(burst.every((r) => r.status === 'rejected' && /ENOENT/.test(String(r.reason))));
+  await mkdir(missing);
+  await fsyncDir(missing);
 });
 
 test('a delivered or dead id is not queued again', async () => {

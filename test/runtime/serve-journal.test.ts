@@ -62,6 +62,8 @@ test('journals form a hash chain that verifyChain accepts and that detects a mod
     env.fake.hangup(call.caller);
     await env.waitForJournals(i + 1);
   }
+  // A journal file is in place before the chain head names it; the log line comes once both are.
+  await waitFor('three journals logged', () => env.logged('recording journaled').length === 3);
   const paths = await env.journals();
   const journals = await Promise.all(paths.map((p) => env.readJson<Journal>(p)));
   const byStart = paths.map((p, i) => ({ p, j: journals[i]! }));
