@@ -10,8 +10,8 @@
 // - /usr/lib/mitschnitt/app: the sources compiled to JavaScript by tsc (no tsx and esbuild at run time, so a
 //   command starts in ~0.1 s instead of transpiling on every start), with templates/, schema/, rules/ and the web
 //   client's static files at the same relative places, and the production npm packages.
-// - /usr/bin/mitschnitt: a two-line launcher. Maintainer scripts (ci/debian/postinst, prerm, postrm) create the
-//   user and the spool and leave the recordings alone on purge.
+// - /usr/bin/mitschnitt: a three-line launcher (it answers --version itself). Maintainer scripts (ci/debian/postinst,
+//   prerm, postrm) create the user and the spool and leave the recordings alone on purge.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { PLAN_STATE_SCRIPT } from '../plan-state.ts';
+import { quote } from '../shell.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -141,7 +142,10 @@ export function buildPackage(options: { outDir: string; compression?: 'xz' | 'gz
 
     // 3. The launcher, the unit, docs.
     mkdirSync(join(root, 'usr/bin'), { recursive: true });
-    writeFileSync(join(root, 'usr/bin/mitschnitt'), '#!/bin/sh\nexec /usr/lib/mitschnitt/node /usr/lib/mitschnitt/app/bin/main.js "$@"\n', { mode: 0o755 });
+    // Every deploy and plan asks the host's `mitschnitt --version` (version pinning): the launcher answers it itself
+    // rather than start Node for it (~0.1 s of the PBX's CPU each time). Same source as the program's answer.
+    const launcher = ['#!/bin/sh', `case "$1" in --version|-V) echo ${quote(pkg.version)}; exit 0;; esac`, 'exec /usr/lib/mitschnitt/node /usr/lib/mitschnitt/app/bin/main.js "$@"'];
+    writeFileSync(join(root, 'usr/bin/mitschnitt'), launcher.join('\n') + '\n', { mode: 0o755 });
     mkdirSync(join(root, 'lib/systemd/system'), { recursive: true });
     copyFileSync(join(HERE, 'mitschnitt.service'), join(root, 'lib/systemd/system/mitschnitt.service'));
     const doc = join(root, 'usr/share/doc/mitschnitt');
