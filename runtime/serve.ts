@@ -13,7 +13,7 @@ import { journalPathFor, JournalWriter, stateDir } from './journal.ts';
 import { createLogger, type Logger } from './log.ts';
 import { RecordingControl } from './manual-recording.ts';
 import { loadRuntimeConfig, parseListen } from './runtime-config.ts';
-import { snomRecordRoute } from './snom-record.ts';
+import { CallIdFinder, snomRecordRoute } from './snom-record.ts';
 import { isSpoolRecording } from './recording-names.ts';
 import { recoverSpool } from './spool-recovery.ts';
 import { startSpoolSpaceMonitor, type SpaceThresholds } from './capacity.ts';
@@ -79,6 +79,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
 
   let control: RecordingControl;
   let follower: CallFollower;
+  let callIds: CallIdFinder;
   /** Sidecar writes in flight, by audio path (a journal waits for its recording's). */
   const starting = new Map<string, Promise<void>>();
   const ours = (file: string) => isSpoolRecording(spool, file);
@@ -118,7 +119,12 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         for (const r of tracker.recordings.values()) if (r.objectedAt && ours(r.file)) track(finisher.writePending(recordingFacts(r)), 'noting the objection in the sidecar');
         track(follower.objection(ch), 'stopping the recordings of an objected call');
       },
-      channelChanged: (ch): void => (tracker.channels.has(ch.name) ? control.notifyCall(ch.name) : control.notifyChannelGone(ch)),
+      channelChanged: (ch): void => {
+        if (!tracker.channels.has(ch.name)) return control.notifyChannelGone(ch);
+        control.notifyCall(ch.name);
+        // Answered on a phone with a record key: its Call-ID is known before the first press.
+        if (ch.bridge && control.userOfChannel(ch)?.phones.length) callIds.learn(ch);
+      },
     },
     (n) => Boolean(policy.numbers[n]),
   );
@@ -138,6 +144,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   // while 200 calls started at once (bench/engine.bench.ts).
   const actions = new AmiSession({ ...amiOptions, events: false });
   control = new RecordingControl({ ami: actions, tracker, policy, spool, log });
+  callIds = new CallIdFinder(tracker, actions);
   follower = new CallFollower({ tracker, policy, control, log, ...(o.moveSettleMs !== undefined ? { settleMs: o.moveSettleMs } : {}) });
 
   async function rememberStart(r: ActiveRecording): Promise<void> {
@@ -257,7 +264,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const stopSpaceMonitor = startSpoolSpaceMonitor({ spool, log, ...o.spaceThresholds });
 
   // ---------------------------------------------------------------- HTTP
-  const routes: Route[] = [snomRecordRoute({ policy, tracker, control, ami: actions, log })];
+  const routes: Route[] = [snomRecordRoute({ policy, control, callIds, log })];
   let closeWeb: (() => void) | null = null;
   if (o.web !== false) {
     const web = await import('./web/routes.ts').catch((err: unknown) => {

@@ -34,9 +34,8 @@ const TEXTS: Record<'de' | 'en', { title: string } & Record<Outcome, string>> = 
  */
 export function snomRecordRoute(deps: {
   policy: Policy;
-  tracker: CallTracker;
   control: RecordingControl;
-  ami: AmiActions;
+  callIds: CallIdFinder;
   log: Logger;
 }): Route {
   const phones = new Map<string, { user: PolicyUser; ip?: string }>();
@@ -44,7 +43,6 @@ export function snomRecordRoute(deps: {
     if (user.host !== deps.policy.host) continue;
     for (const p of user.phones) phones.set(normalizeMac(p.mac), p.ip ? { user, ip: p.ip } : { user });
   }
-  const finder = new CallIdFinder(deps.tracker, deps.ami);
   const lang = deps.policy.settings.smtp?.language === 'en' ? 'en' : 'de';
 
   return {
@@ -70,7 +68,7 @@ export function snomRecordRoute(deps: {
       if (phone.ip && phone.ip !== from) return reply('not-allowed', { why: 'request does not come from the phone\'s address', user: phone.user.id });
       let channel: TrackedChannel | undefined;
       try {
-        channel = await finder.find(callId, (ch) => deps.control.userOfChannel(ch)?.id === phone.user.id);
+        channel = await deps.callIds.find(callId, (ch) => deps.control.userOfChannel(ch)?.id === phone.user.id);
       } catch (err) {
         return reply('error', { why: 'AMI unavailable', error: err });
       }
@@ -85,10 +83,11 @@ export function snomRecordRoute(deps: {
 /**
  * Finds the channel whose PJSIP dialog has a given SIP Call-ID (`CHANNEL(pjsip,call-id)` via Getvar). Only the
  * asking user's own channels are asked (the key may only toggle those anyway), so a flood of made-up Call-IDs
- * costs a few Getvars at most. Answers are cached per channel; the cache only holds live channels.
+ * costs a few Getvars at most. Answers are cached per channel; the cache only holds live channels. `learn` asks
+ * as soon as a record-key user's call is answered, so a key press finds its call without a round trip to Asterisk.
  */
 export class CallIdFinder {
-  private readonly byChannel = new Map<string, string>();
+  private readonly byChannel = new Map<string, Promise<string | null>>();
 
   constructor(
     private readonly tracker: CallTracker,
@@ -96,17 +95,36 @@ export class CallIdFinder {
   ) {}
 
   async find(callId: string, isOwn: (ch: TrackedChannel) => boolean): Promise<TrackedChannel | undefined> {
-    for (const name of [...this.byChannel.keys()]) if (!this.tracker.channels.has(name)) this.byChannel.delete(name);
-    for (const [name, id] of this.byChannel) if (id === callId) return this.tracker.channels.get(name);
+    this.forgetGone();
     for (const ch of [...this.tracker.channels.values()]) {
-      if (!ch.name.startsWith('PJSIP/') || this.byChannel.has(ch.name) || !isOwn(ch)) continue;
-      const r = await this.ami.action('Getvar', { Channel: ch.name, Variable: 'CHANNEL(pjsip,call-id)' });
-      if (!r.ok) continue; // hung up meanwhile
-      const id = r.message.get('Value') ?? '';
-      this.byChannel.set(ch.name, id);
-      if (id === callId) return this.tracker.channels.get(ch.name);
+      if (!ch.name.startsWith('PJSIP/') || !isOwn(ch)) continue;
+      if ((await this.callIdOf(ch.name)) === callId) return this.tracker.channels.get(ch.name);
     }
     return undefined;
+  }
+
+  /** Asks for the channel's Call-ID in the background (a record-key user's phone channel was answered). */
+  learn(ch: TrackedChannel): void {
+    if (!ch.name.startsWith('PJSIP/') || this.byChannel.has(ch.name)) return;
+    this.forgetGone();
+    this.callIdOf(ch.name).catch(() => undefined);
+  }
+
+  private callIdOf(channel: string): Promise<string | null> {
+    let id = this.byChannel.get(channel);
+    if (!id) {
+      const asked = this.ami.action('Getvar', { Channel: channel, Variable: 'CHANNEL(pjsip,call-id)' }).then((r) => (r.ok ? r.message.get('Value') ?? '' : null));
+      this.byChannel.set(channel, asked);
+      // Hung up meanwhile, or AMI down (the key press reports that): asked again next time.
+      const forget = () => this.byChannel.get(channel) === asked && this.byChannel.delete(channel);
+      void asked.then((v) => v === null && forget(), forget);
+      id = asked;
+    }
+    return id;
+  }
+
+  private forgetGone(): void {
+    for (const name of [...this.byChannel.keys()]) if (!this.tracker.channels.has(name)) this.byChannel.delete(name);
   }
 }
 
