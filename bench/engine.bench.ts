@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     await fetch(`http://127.0.0.1:${pbx.httpPort}/`).then((r) => r.text()); // the HTTP client's own first-use cost is not serve's
     const idle: number[] = [];
     for (let i = 0; i < TOGGLES; i++) (idle.push(await toggle(callId)), await sleep(150));
-    console.log(`key toggle, idle: p50 ${ms(pct(idle, 50))}, p99 ${ms(pct(idle, 99))}, max ${ms(Math.max(...idle))} (${idle.length} presses; the first of a call also looks up its Call-ID over AMI)`);
+    console.log(`key toggle, idle: p50 ${ms(pct(idle, 50))}, p99 ${ms(pct(idle, 99))}, max ${ms(Math.max(...idle))} (${idle.length} presses)`);
     const busy: number[] = [];
     await callWave(pbx, ami, CALLS, 1000, async () => {
       for (let i = 0; i < TOGGLES; i++) (busy.push(await toggle(callId)), await sleep(50));
