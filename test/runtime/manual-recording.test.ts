@@ -99,7 +99,7 @@ test('SNOM key refuses: unknown MAC, wrong source address, no rule, deny, a rule
   env.plainCall(phone(CARL.ext, 'carl-ok@x'), TRUNK('0305558'), 'manual');
   await env.sync();
   assert.is((await key(CARL.mac, 'carl-ok@x')).body, xml('Aufnahme nicht erlaubt'), 'request not from the phone\'s IP');
-  const askedCarl = () => env.fake.actions.filter((a) => a.name === 'getvar' && header(a.headers, 'Channel')?.startsWith('PJSIP/203-')).length;
+  const askedCarl = () => actions('Getvar').filter((a) => header(a.headers, 'Channel')?.startsWith('PJSIP/203-')).length;
   const carlBefore = askedCarl();
   assert.is((await key(BEN.mac, 'carl-ok@x')).body, xml('Kein Gespräch gefunden'), 'another user\'s call is not found');
   assert.is(askedCarl(), carlBefore, 'a press asks only the asking user\'s own channels for their Call-ID');

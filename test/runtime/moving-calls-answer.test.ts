@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
-import { ANNA, BEN, DORA, RuntimeEnv, TRUNK, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, DORA, RuntimeEnv, TRUNK, header, phone, waitFor } from './runtime-env.ts';
 
 let env: RuntimeEnv;
 test.before.each(async () => {
@@ -14,21 +14,9 @@ test.before.each(async () => {
 });
 test.after.each(async () => env.dispose());
 
-const mixMonitors = () => env.fake.actions.filter((a) => a.name === 'mixmonitor');
-const stops = () => env.fake.actions.filter((a) => a.name === 'stopmixmonitor');
-const header = (h: [string, string][], k: string) => h.find(([n]) => n === k)?.[1];
+const mixMonitors = () => env.actions('MixMonitor');
+const stops = () => env.actions('StopMixMonitor');
 const numbers = (j: Journal) => j.participants.map((p) => p.number).sort();
-
-async function quiet(): Promise<void> {
-  await env.sync();
-  await new Promise((r) => setTimeout(r, 80));
-  await env.sync();
-}
-
-async function journals(n: number): Promise<Journal[]> {
-  const all = await Promise.all((await env.waitForJournals(n)).map((p) => env.readJson<Journal>(p)));
-  return all.sort((a, b) => a.start.localeCompare(b.start) || (a.previousPart ? 1 : 0) - (b.previousPart ? 1 : 0));
-}
 
 test('ring group / queue / pickup: the routine decided for the group number (none), Anna answered: customer ↔ Anna is recorded on her phone', async () => {
   const call = env.plainCall(TRUNK('0306501'), phone(ANNA.ext), 'none', { __MITSCHNITT_CALLEE: '650' });
@@ -37,7 +25,7 @@ test('ring group / queue / pickup: the routine decided for the group number (non
   await env.sync();
   env.fake.advance(3);
   env.fake.hangup(call.caller);
-  const [j] = await journals(1);
+  const [j] = await env.journalsInOrder(1);
   assert.equal(numbers(j!), ['0306501', '201']);
   assert.is(j!.callee.number, '201');
   assert.is(j!.direction, 'inbound');
@@ -45,9 +33,9 @@ test('ring group / queue / pickup: the routine decided for the group number (non
 
 test('ring group / queue: Ben answered (manual): nothing starts', async () => {
   const call = env.plainCall(TRUNK('0306502'), phone(BEN.ext), 'none', { __MITSCHNITT_CALLEE: '650' });
-  await quiet();
+  await env.quiet();
   env.fake.hangup(call.caller);
-  await quiet();
+  await env.quiet();
   assert.is(mixMonitors().length, 0);
 });
 
@@ -58,7 +46,7 @@ test('forward to an external number: the routine recorded the customer → Anna,
   await env.sync();
   env.fake.advance(2);
   env.fake.hangup(call.caller);
-  await quiet();
+  await env.quiet();
   assert.is((await env.journals()).length, 0, 'a header-only file is discarded, not journaled');
 });
 
@@ -75,7 +63,7 @@ test('park and retrieve: part 1 (recorded by the routine on the customer\'s chan
   await env.sync();
   env.fake.advance(3);
   env.fake.hangup(retriever);
-  const [first, second] = await journals(2);
+  const [first, second] = await env.journalsInOrder(2);
   assert.is(first!.durationSeconds, 2);
   assert.is(second!.durationSeconds, 3);
   assert.is(second!.previousPart, first!.id);
@@ -94,12 +82,12 @@ test('ConfBridge: Anna\'s leg is recorded (the routine decided for her), Dora\'s
   env.fake.advance(2);
   env.fake.hangup(dora.channel);
   env.fake.advance(1);
-  await quiet();
+  await env.quiet();
   assert.is(stops().length, 0, 'a conference is not re-judged');
   assert.is(mixMonitors().length, 0, 'nothing is started for the other members');
   env.fake.hangup(ben.channel);
   env.fake.hangup(anna.channel);
-  const [j] = await journals(1);
+  const [j] = await env.journalsInOrder(1);
   assert.is(j!.durationSeconds, 5);
   assert.equal(numbers(j!), ['201', '202', '204'], 'the people heard, not the room number (that is the callee)');
   assert.is(j!.callee.number, '800');

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
 import { verifyChain } from '../../runtime/journal-verify.ts';
-import { ANNA, BEN, DORA, RuntimeEnv, TRUNK, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, DORA, RuntimeEnv, TRUNK, header, phone, waitFor } from './runtime-env.ts';
 
 let env: RuntimeEnv;
 test.before.each(async () => {
@@ -17,32 +17,19 @@ test.after.each(async () => {
   await env.dispose();
 });
 
-const mixMonitors = () => env.fake.actions.filter((a) => a.name === 'mixmonitor');
-const stops = () => env.fake.actions.filter((a) => a.name === 'stopmixmonitor');
-const header = (h: [string, string][], k: string) => h.find(([n]) => n === k)?.[1];
+const mixMonitors = () => env.actions('MixMonitor');
+const stops = () => env.actions('StopMixMonitor');
 const numbers = (j: Journal) => j.participants.map((p) => p.number).sort();
-
-async function journalsInOrder(n: number): Promise<Journal[]> {
-  const all = await Promise.all((await env.waitForJournals(n)).map((p) => env.readJson<Journal>(p)));
-  return all.sort((a, b) => a.start.localeCompare(b.start) || (a.previousPart ? 1 : 0) - (b.previousPart ? 1 : 0));
-}
-
-/** Room for a wrong action to show up: every event processed, the settle time passed twice. */
-async function quiet(): Promise<void> {
-  await env.sync();
-  await new Promise((r) => setTimeout(r, 80));
-  await env.sync();
-}
 
 test('blind transfer to a colleague the rules do not record (Ben, manual): part 1 lists only Anna and the customer; nothing new starts', async () => {
   const call = env.recordedCall(phone(ANNA.ext), TRUNK('0308888'));
   env.fake.advance(3);
   const { target } = env.fake.blindTransfer(call.caller, phone(BEN.ext));
-  await quiet();
+  await env.quiet();
   env.fake.advance(4);
   env.fake.hangup(target);
-  const [only] = await journalsInOrder(1);
-  await quiet();
+  const [only] = await env.journalsInOrder(1);
+  await env.quiet();
   assert.is(mixMonitors().length, 0, 'customer ↔ Ben is manual: nothing starts by itself');
   assert.is(only!.durationSeconds, 3);
   assert.equal(numbers(only!), ['0308888', '201'], 'Ben was never in part 1');
@@ -57,7 +44,7 @@ test('blind transfer of an unrecorded call to a recorded colleague: the new conv
   await env.sync();
   env.fake.advance(5);
   env.fake.hangup(target);
-  const [j] = await journalsInOrder(1);
+  const [j] = await env.journalsInOrder(1);
   assert.is(j!.decision, 'auto');
   assert.is(j!.rule, 'sales-auto');
   assert.is(j!.caller.number, '0305555');
@@ -79,11 +66,11 @@ test('attended transfer: the consultation is its own conversation (Anna ↔ Ben,
   await env.sync();
   env.fake.advance(1);
   env.fake.completeAttendedTransfer(call.caller, call.bridge!);
-  await quiet();
+  await env.quiet();
   env.fake.advance(5);
   env.fake.hangup(consult.transferee);
-  const [first, second] = await journalsInOrder(2);
-  await quiet();
+  const [first, second] = await env.journalsInOrder(2);
+  await env.quiet();
   assert.is(mixMonitors().length, 1, 'customer ↔ Ben (manual) is not recorded');
   assert.equal(numbers(first!), ['0307777', '201']);
   assert.is(first!.durationSeconds, 2);
@@ -104,7 +91,7 @@ test('Redirect of the recording leg (Anna redirected to Dora): the MixMonitor th
   await env.sync();
   env.fake.advance(3);
   env.fake.hangup(target);
-  const [first, second] = await journalsInOrder(2);
+  const [first, second] = await env.journalsInOrder(2);
   assert.equal(numbers(first!), ['0301111', '201']);
   assert.is(first!.callee.number, '0301111');
   assert.equal(numbers(second!), ['201', '204']);
@@ -118,10 +105,10 @@ test('Redirect of the other leg (the customer redirected to Ben, as operator pan
   const call = env.recordedCall(phone(ANNA.ext), TRUNK('0302222'));
   env.fake.advance(2);
   const { target } = env.fake.redirect(call.callee, phone(BEN.ext));
-  await quiet();
+  await env.quiet();
   env.fake.advance(3);
   env.fake.hangup(target);
-  const [only] = await journalsInOrder(1);
+  const [only] = await env.journalsInOrder(1);
   assert.is(only!.durationSeconds, 2);
   assert.equal(numbers(only!), ['0302222', '201']);
   assert.is(mixMonitors().length, 0);
@@ -131,10 +118,10 @@ test('a deny that travels with the call: no new part after a transfer, even to a
   const call = env.plainCall(TRUNK('0301212'), phone(DORA.ext), 'none', { __MDC_MON_MODE: 'deny' });
   env.fake.advance(2);
   const { target } = env.fake.blindTransfer(call.callee, phone(ANNA.ext));
-  await quiet();
+  await env.quiet();
   env.fake.advance(2);
   env.fake.hangup(target);
-  await quiet();
+  await env.quiet();
   assert.is(mixMonitors().length, 0);
   assert.is((await env.journals()).length, 0);
 });

@@ -7,24 +7,30 @@ import { dirname } from 'node:path';
 import type { Journal } from '../../runtime/journal.ts';
 import { ownRecordingPath, parseRecordingName } from '../../runtime/recording-names.ts';
 import { wavHeader } from '../support/fake-ami-server.ts';
-import { BEN, RuntimeEnv, TRUNK, phone, waitFor } from './runtime-env.ts';
+import { BEN, RuntimeEnv, TRUNK, header, phone } from './runtime-env.ts';
 
 let env: RuntimeEnv;
 test.after.each(async () => env?.dispose());
 
-test('manual start/stop/start/stop/start within one second on one channel: five different files, each named for its own start (ms), none ahead of the clock', async () => {
+/** Ben (manual rule) on a call with a customer, as the web client sees it. */
+async function bensManualCall(customer: string) {
   env = await RuntimeEnv.create();
   await env.start();
   await env.serve!.synced();
-  env.plainCall(phone(BEN.ext), TRUNK('0304444'), 'manual');
+  env.plainCall(phone(BEN.ext), TRUNK(customer), 'manual');
   await env.sync();
   const control = env.serve!.control;
   const [ac] = control.activeCalls('ben');
+  return { control, ac };
+}
+
+test('manual start/stop/start/stop/start within one second on one channel: five different files, each named for its own start (ms), none ahead of the clock', async () => {
+  const { control, ac } = await bensManualCall('0304444');
   const files: string[] = [];
   for (let i = 0; i < 5; i++) {
     const before = Date.now();
     assert.equal(await control.startRecording('ben', ac!.id), { ok: true, recording: true, paused: false });
-    const file = env.fake.actions.filter((a) => a.name === 'mixmonitor').at(-1)!.headers.find(([k]) => k === 'File')![1];
+    const file = header(env.actions('MixMonitor').at(-1)!.headers, 'File')!;
     const startMs = parseRecordingName(file.slice(file.lastIndexOf('/') + 1))!.epoch * 1000;
     assert.ok(startMs >= before && startMs <= Date.now(), `name ${file} tells the start (${before}…${Date.now()})`);
     files.push(file);
@@ -34,16 +40,10 @@ test('manual start/stop/start/stop/start within one second on one channel: five 
 });
 
 test('two starts at the same millisecond on one channel cannot share a name: the second start is refused while the first runs', async () => {
-  env = await RuntimeEnv.create();
-  await env.start();
-  await env.serve!.synced();
-  env.plainCall(phone(BEN.ext), TRUNK('0304445'), 'manual');
-  await env.sync();
-  const control = env.serve!.control;
-  const [ac] = control.activeCalls('ben');
+  const { control, ac } = await bensManualCall('0304445');
   const [a, b] = await Promise.all([control.startRecording('ben', ac!.id), control.startRecording('ben', ac!.id)]);
   assert.equal([a.ok, b.ok].sort(), [false, true], JSON.stringify([a, b]));
-  assert.is(env.fake.actions.filter((x) => x.name === 'mixmonitor').length, 1);
+  assert.is(env.actions('MixMonitor').length, 1);
 });
 
 test('ownRecordingPath refuses what is not a uniqueid or an epoch in milliseconds', () => {
@@ -59,10 +59,7 @@ test('a recording MixMonitor closed a moment before serve started (RIFF sizes wr
   await writeFile(audio, Buffer.concat([wavHeader(false, 48_000), Buffer.alloc(48_000)]));
   await env.start({ recoveryMinIdleMs: 60_000, scanIntervalMs: 300_000 });
   await env.serve!.synced();
-  const [path] = await waitFor('the recovered journal', async () => {
-    const p = await env.journals();
-    return p.length === 1 ? p : null;
-  }, 3000);
+  const [path] = await env.waitForJournals(1, 3000);
   assert.is((await env.readJson<Journal>(path!)).durationSeconds, 3);
 });
 
@@ -72,19 +69,16 @@ test('a fresh file whose header was never finalised (Asterisk died mid-call) wai
   // for the first scan (idle limit 1.5 s here, 10 s by default).
   const audio = env.audioPath('1796000000.77');
   await mkdir(dirname(audio), { recursive: true });
-  const header = wavHeader(false, 48_000);
-  header.writeUInt32LE(36, 4);
-  header.writeUInt32LE(0, 40);
-  await writeFile(audio, Buffer.concat([header, Buffer.alloc(48_000)]));
+  const head = wavHeader(false, 48_000);
+  head.writeUInt32LE(36, 4);
+  head.writeUInt32LE(0, 40);
+  await writeFile(audio, Buffer.concat([head, Buffer.alloc(48_000)]));
   await new Promise((r) => setTimeout(r, 200));
   const started = Date.now();
   await env.start({ recoveryMinIdleMs: 1500, scanIntervalMs: 300_000 });
   await env.serve!.synced();
   assert.is((await env.journals()).length, 0, 'too fresh for the first scan');
-  const [path] = await waitFor('the recovered journal', async () => {
-    const p = await env.journals();
-    return p.length === 1 ? p : null;
-  }, 5000);
+  const [path] = await env.waitForJournals(1, 5000);
   const j = await env.readJson<Journal>(path!);
   assert.is(j.recovered, true);
   assert.is(j.durationSeconds, 3);

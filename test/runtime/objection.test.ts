@@ -10,7 +10,7 @@ import type { Policy } from '../../generator/policy.ts';
 import type { Journal } from '../../runtime/journal.ts';
 import { verifyChain } from '../../runtime/journal-verify.ts';
 import { verifySpool } from '../../runtime/integrity-verify.ts';
-import { ANNA, BEN, RuntimeEnv, TRUNK, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, RuntimeEnv, TRUNK, header, phone, waitFor } from './runtime-env.ts';
 
 let env: RuntimeEnv;
 
@@ -27,8 +27,7 @@ async function start(objection?: 'keep' | 'discard'): Promise<void> {
 }
 test.after.each(async () => env?.dispose());
 
-const stops = () => env.fake.actions.filter((a) => a.name === 'stopmixmonitor');
-const header = (h: [string, string][], k: string) => h.find(([n]) => n === k)?.[1];
+const stops = () => env.actions('StopMixMonitor');
 
 async function queued(): Promise<string[]> {
   return readdir(join(env.spool, '.mitschnitt', 'queue')).catch(() => []);
@@ -91,7 +90,7 @@ test('after an objection, manual recording stays refused for the rest of the cal
   env.fake.setVar(call.callee, '__MITSCHNITT_DECISION', 'manual');
   await env.sync();
   assert.is((await control.startRecording('ben', ac!.id)).ok, false);
-  assert.is(env.fake.actions.filter((a) => a.name === 'mixmonitor').length, 0);
+  assert.is(env.actions('MixMonitor').length, 0);
 });
 
 test('an objection stops recordings on other channels of the call too (a manual recording the runtime started)', async () => {

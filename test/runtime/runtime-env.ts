@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Policy } from '../../generator/policy.ts';
+import type { Journal } from '../../runtime/journal.ts';
 import { createLogger } from '../../runtime/log.ts';
 import { recordingPath } from '../../runtime/recording-names.ts';
 import { startServe, type ServeHandle, type ServeOptions } from '../../runtime/serve.ts';
@@ -195,10 +196,31 @@ export class RuntimeEnv {
   }
 
   /** Waits until exactly `n` journals exist and returns their paths. */
-  async waitForJournals(n: number): Promise<string[]> {
+  async waitForJournals(n: number, timeoutMs?: number): Promise<string[]> {
     let paths: string[] = [];
-    await waitFor(`${n} journal(s)`, async () => (paths = await this.journals()).length === n);
+    await waitFor(`${n} journal(s)`, async () => (paths = await this.journals()).length === n, timeoutMs);
     return paths;
+  }
+
+  /**
+   * The journals, once exactly `n` exist, by start; a part that continues another sorts after it when both
+   * started in the same second.
+   */
+  async journalsInOrder(n: number): Promise<Journal[]> {
+    const all = await Promise.all((await this.waitForJournals(n)).map((p) => this.readJson<Journal>(p)));
+    return all.sort((a, b) => a.start.localeCompare(b.start) || (a.previousPart ? 1 : 0) - (b.previousPart ? 1 : 0));
+  }
+
+  /** Room for a wrong action to show up: every event processed, a moved call's settle time (20 ms) passed twice. */
+  async quiet(): Promise<void> {
+    await this.sync();
+    await new Promise((r) => setTimeout(r, 80));
+    await this.sync();
+  }
+
+  /** The actions of one kind the runtime sent the fake AMI, in order. */
+  actions(name: string): { name: string; headers: [string, string][] }[] {
+    return this.fake.actions.filter((a) => a.name === name.toLowerCase());
   }
 
   async readJson<T = Record<string, unknown>>(path: string): Promise<T> {
@@ -231,6 +253,11 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The first value of an action's header. */
+export function header(headers: [string, string][], key: string): string | undefined {
+  return headers.find(([n]) => n === key)?.[1];
 }
 
 export async function get(url: string): Promise<{ status: number; body: string; type: string | null }> {
