@@ -10,7 +10,7 @@ import { atomicWrite, journalPathFor, stateDir, type Journal, type JournalDraft,
 import type { Logger } from './log.ts';
 import { recordingId } from './recording-names.ts';
 import pLimit from 'p-limit';
-import { readWavFile, type WavInfo } from './wav-header.ts';
+import { closedByMixMonitor, readWavFile, type WavInfo } from './wav-header.ts';
 
 /** What is known about a recording when it ends (live) or is found at start-up (recovered). */
 export interface FinishedRecording {
@@ -194,7 +194,7 @@ export class JournalFinisher {
       });
       if (!file) return null;
       const { size, info } = file;
-      if (size > 44 && info?.headerComplete && info.dataBytes > 0) return { size, wav: info };
+      if (closedByMixMonitor(info)) return { size, wav: info };
       if (size !== last) {
         last = size;
         stableSince = Date.now();

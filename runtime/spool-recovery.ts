@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stateDir } from './journal.ts';
 import { pendingPath, readPending, type JournalFinisher } from './journal-finisher.ts';
 import type { Logger } from './log.ts';
-import { readWavInfo } from './wav-header.ts';
+import { closedByMixMonitor, readWavInfo } from './wav-header.ts';
 import { parseRecordingName } from './recording-names.ts';
 
 export interface RecoveryOptions {
@@ -43,9 +43,8 @@ export async function recoverSpool(o: RecoveryOptions): Promise<RecoveryResult> 
         continue;
       }
       const s = await stat(audioPath).catch(() => null);
-      // MixMonitor writes the RIFF sizes only when it closes the file (format_wav[_gsm].c wav_close): a finalised
-      // header is a finished recording however fresh; only a file without one must sit idle before it is judged.
-      if (!s || (now - s.mtimeMs < minIdleMs && !(await closedByMixMonitor(audioPath)))) {
+      // Only a file whose header MixMonitor has not finalised must sit idle before it is judged.
+      if (!s || (now - s.mtimeMs < minIdleMs && !closedByMixMonitor(await readWavInfo(audioPath).catch(() => null)))) {
         result.skippedActive++;
         // Written to lately and not known to be recording: a recording that ended just before the start (or one
         // whose start event is on its way). Look again as soon as it has been idle long enough.
@@ -74,11 +73,6 @@ export async function recoverSpool(o: RecoveryOptions): Promise<RecoveryResult> 
   await dropOrphanSidecars(o.spool, liveIds, now);
   if (result.recovered || result.discarded) o.log.info('spool scan finished', { spool: o.spool, ...result });
   return result;
-}
-
-async function closedByMixMonitor(audioPath: string): Promise<boolean> {
-  const info = await readWavInfo(audioPath).catch(() => null);
-  return !!info && info.headerComplete && info.dataBytes > 0;
 }
 
 export interface RecoveryResult {

@@ -36,6 +36,14 @@ export async function readWavFile(path: string): Promise<{ size: number; info: W
   }
 }
 
+/**
+ * MixMonitor writes the RIFF sizes only when it closes the file (format_wav[_gsm].c wav_close): a header that
+ * matches a non-empty file is a finished recording, however fresh.
+ */
+export function closedByMixMonitor(info: WavInfo | null): boolean {
+  return !!info && info.headerComplete && info.dataBytes > 0;
+}
+
 export function parseWavHeader(head: Buffer, fileSize: number): WavInfo | null {
   if (head.length < 12 || head.toString('ascii', 0, 4) !== 'RIFF' || head.toString('ascii', 8, 12) !== 'WAVE') return null;
   let offset = 12;
