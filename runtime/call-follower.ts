@@ -117,14 +117,13 @@ export class CallFollower {
       let covered = false;
       for (const r of recordings) {
         r.conversation ??= conv.parties;
-        if (sameParties(r.conversation, conv.parties) && !(await this.answeredElsewhere(r, conv.partyChannels, conv.parties, call))) covered = true;
-        else if (sameParties(r.conversation, conv.parties)) {
-          this.o.log.info('call moved: the recording ends, the call was answered by a party no rule covers', { audio: r.file, decidedFor: [r.vars.get('MITSCHNITT_CALLER'), r.vars.get('MITSCHNITT_CALLEE')], now: conv.parties });
-          await this.o.control.stopPart(r, 'moved');
-        } else {
+        if (!sameParties(r.conversation, conv.parties)) {
           this.o.log.info('call moved: the recording ends, its parties are no longer talking', { audio: r.file, was: r.conversation, now: conv.parties });
           await this.o.control.stopPart(r, 'moved');
-        }
+        } else if (await this.answeredElsewhere(r, conv.partyChannels, conv.parties, call)) {
+          this.o.log.info('call moved: the recording ends, the call was answered by a party no rule covers', { audio: r.file, decidedFor: [r.vars.get('MITSCHNITT_CALLER'), r.vars.get('MITSCHNITT_CALLEE')], now: conv.parties });
+          await this.o.control.stopPart(r, 'moved');
+        } else covered = true;
       }
       if (covered) return;
       const decision = this.decisionFor(conv.partyChannels, conv.parties, call);
@@ -167,7 +166,7 @@ export class CallFollower {
    * The decision for a conversation. When its parties are the pair the routine decided for (MITSCHNITT_CALLER /
    * CALLEE on its channels), the routine's decision stands; otherwise decide() for the new pair.
    */
-  private decisionFor(partyChannels: TrackedChannel[], parties: string[], call: TrackedChannel[], fresh = false): { vars: Record<string, string>; rule: string | null; calleeChannel?: TrackedChannel } {
+  private decisionFor(partyChannels: TrackedChannel[], parties: string[], call: TrackedChannel[], fresh = false): { vars: Record<string, string>; rule: string | null } {
     const first = (name: string) => partyChannels.map((c) => c.vars.get(name) ?? '').find(Boolean) ?? '';
     const decided = [first('MITSCHNITT_CALLER'), first('MITSCHNITT_CALLEE')].sort();
     const own = first('MITSCHNITT_DECISION');
@@ -185,7 +184,7 @@ export class CallFollower {
     const anyVar = (name: string) => call.map((c) => c.vars.get(name)).find((v) => v !== undefined && v !== '');
     const mode = anyVar('MDC_MON_MODE');
     const inheritedVals = call.map((c) => c.vars.get('MITSCHNITT_DECISION'));
-    const inherited = inheritedVals.includes('deny') ? 'deny' : inheritedVals.includes('force') && this.forcedBefore(call) ? 'force' : undefined;
+    const inherited = inheritedVals.includes('deny') ? 'deny' : inheritedVals.includes('force') ? 'force' : undefined;
     const d: CallDecision = decide(this.o.policy, {
       from: this.o.tracker.partyOf(callerChannel).number,
       to: this.o.tracker.partyOf(calleeChannel).number,
@@ -200,12 +199,7 @@ export class CallFollower {
     };
     if (d.rule) vars.MITSCHNITT_RULE = d.rule;
     if (d.direction) vars.MITSCHNITT_DIRECTION = d.direction;
-    return { vars, rule: d.rule, calleeChannel };
-  }
-
-  /** A forced call stays forced: the force came from MDC_MON_MODE (not a routine pass that merely inherited it). */
-  private forcedBefore(call: TrackedChannel[]): boolean {
-    return call.some((c) => c.vars.get('MITSCHNITT_DECISION') === 'force');
+    return { vars, rule: d.rule };
   }
 
   /**
