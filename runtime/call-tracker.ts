@@ -91,6 +91,8 @@ export interface BridgeInfo {
 }
 
 const PHONE_TECH = /^(?:PJSIP|SIP|IAX2|DAHDI)\/(.+)-[0-9a-f]+$/;
+/** A number a party can be reached at, as opposed to `s`, a name or a channel. */
+const DIALABLE = /^[0-9*#+]+$/;
 /** `Local/<exten>@<context>-<n>;1|2`: the two halves of a Local channel. */
 const LOCAL = /^Local\/([^@]+)@(.+)-[0-9a-f]+;([12])$/;
 
@@ -136,7 +138,7 @@ export class CallTracker {
         if (dest) {
           dest.dialed = true;
           const number = m.get('DestExten') ?? '';
-          if (!dest.dialedNumber && /^[0-9*#+]+$/.test(number)) dest.dialedNumber = number;
+          if (!dest.dialedNumber && DIALABLE.test(number)) dest.dialedNumber = number;
         }
         return;
       }
@@ -207,8 +209,8 @@ export class CallTracker {
     return this.startRecording(ch, now, origin);
   }
 
-  /** Announces a MixMonitor the runtime is about to start, so its MixMonitorStart is attributed to it. */
   /**
+   * Announces a MixMonitor the runtime is about to start, so its MixMonitorStart is attributed to it.
    * `vars`: the MITSCHNITT_* values the recording stands for (a new part's decision), applied when it shows up,
    * also if its channel is gone before the runtime's own follow-up actions are answered.
    */
@@ -294,13 +296,13 @@ export class CallTracker {
     const local = LOCAL.exec(ch.name);
     if (local) {
       // ;1 reaches what its extension dials; ;2 stands for whoever called through the pair.
-      if (local[3] === '1' && /^[0-9*#+]+$/.test(local[1]!)) return { number: local[1]! };
+      if (local[3] === '1' && DIALABLE.test(local[1]!)) return { number: local[1]! };
       const partner = this.localPartner(ch);
       const beyond = partner?.bridge ? this.conversation(partner.bridge).partyChannels.find((c) => c.name !== partner.name) : undefined;
       if (beyond) return this.partyOf(beyond);
     }
     if (ch.dialedNumber) return { number: ch.dialedNumber };
-    if (ch.callerNum && ch.callerNum !== '<unknown>' && /^[0-9*#+]+$/.test(ch.callerNum)) {
+    if (ch.callerNum && ch.callerNum !== '<unknown>' && DIALABLE.test(ch.callerNum)) {
       return ch.callerName && ch.callerName !== '<unknown>' ? { number: ch.callerNum, name: ch.callerName } : { number: ch.callerNum };
     }
     return { number: '' };
@@ -417,7 +419,7 @@ export class CallTracker {
    * Adds the parties of a conversation to the recordings that are still in it. A recording whose conversation is
    * known and differs is not touched: the call moved away from it and the runtime ends it (README "Calls that move").
    */
-  noteParties(bridge: string): void {
+  private noteParties(bridge: string): void {
     const conv = this.conversation(bridge);
     const conference = this.isConference(conv.bridges);
     for (const member of conv.channels) {

@@ -244,12 +244,8 @@ export class RecordingControl implements CallControl, PartControl {
       }
       // Not inherited (no `__`): it names this channel's file only (contract: MITSCHNITT_FILE on the recording channel).
       await this.ami('Setvar', { Channel: ch.name, Variable: 'MITSCHNITT_FILE', Value: file });
-      const rec = this.o.tracker.adoptRecording(ch.name, file, r.response.message.get('MixMonitorID') ?? null, part.origin);
-      if (rec && part.vars) {
-        // The new conversation's decision, not the one the channel inherited from the call's set-up.
-        for (const k of [...rec.vars.keys()]) if (k.startsWith('MITSCHNITT_') && k !== 'MITSCHNITT_FILE' && k !== 'MITSCHNITT_MIXMON_ID') rec.vars.delete(k);
-        for (const [k, v] of Object.entries(part.vars)) rec.vars.set(k, v);
-      }
+      // A new part's vars were handed to expectRecording: the tracker gives them to the recording however it shows up.
+      this.o.tracker.adoptRecording(ch.name, file, r.response.message.get('MixMonitorID') ?? null, part.origin);
       if (userId) this.o.log.info('manual recording started', { userId, channel: ch.name, audio: file });
       this.notifyCall(ch.name);
       return { ok: true, recording: true, paused: false };
