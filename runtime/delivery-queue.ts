@@ -211,11 +211,10 @@ async function writeTemp(dir: string, item: QueueItem): Promise<string> {
   return temp;
 }
 
-/** Makes a rename/link inside `dir` durable across a power cut. */
 /**
- * fsync of a folder, shared by a burst: a caller that arrives while one runs waits for the next, which starts
- * after it and so covers every entry made before it started; callers arriving before that next one starts share
- * it. Two fsyncs for a burst of enqueues instead of one each.
+ * Makes a rename/link inside `dir` durable across a power cut. One fsync serves a burst: a caller that arrives
+ * while one runs waits for the next, which starts after it and so covers every entry made before it started;
+ * callers arriving before that next one starts share it. Two fsyncs for a burst of enqueues instead of one each.
  */
 export function fsyncDir(dir: string): Promise<void> {
   const state = dirSyncs.get(dir) ?? { notStarted: null, last: Promise.resolve() };
