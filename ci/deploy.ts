@@ -5,6 +5,7 @@ import type { KnownHostsEntry } from './host-key.ts';
 import { bootstrapHost, uninstallHost } from './bootstrap.ts';
 import { BUILD_VERSION, installPackage, versionMismatch, type LocalPackage } from './host-package.ts';
 import { ensureAmiSecret, type SecretPaths } from './host-secrets.ts';
+import { hashList } from './plan-state.ts';
 import { CRON_FILE, DIALPLAN_FILE, UNIT_FILE, computePlan, hasChanges, isReload, type Actions, type HostPlan, type Pending, type Reload } from './plan.ts';
 import { MANIFEST, sha256Hex, type LocalRelease, type Manifest } from './release-files.ts';
 import { acquireLock, lockOwner, type LockOptions } from './remote-lock.ts';
@@ -12,7 +13,6 @@ import { dialplanVersion, reloadAndVerify } from './reload-verify.ts';
 import { readRemoteState, type RemoteState } from './remote-state.ts';
 import { connectSsh, RemoteError, type RemoteSession, type SshAuth, type SshTarget } from './ssh-connection.ts';
 import { quote, sh } from './shell.ts';
-import { checkRootAccess } from './sudo.ts';
 
 export type Phase = 'connect' | 'lock' | 'compare' | 'package' | 'upload' | 'verify' | 'swap' | 'install' | 'reload' | 'restart' | 'rollback' | 'done' | 'failed';
 
@@ -83,12 +83,17 @@ export function secretPaths(release: LocalRelease): SecretPaths {
   return { secretsDir: settings.secretsDir ?? '/etc/mitschnitt/secrets', amiSecret: settings.ami?.secret ?? 'ami' };
 }
 
+/** A host's result before anything was done: failed until a deploy (or bootstrap, uninstall) says otherwise. */
+export function initialResult(host: string, reason?: string): HostResult {
+  return {
+    host, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0,
+    wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, hostVersion: null, ...(reason === undefined ? {} : { reason }), notes: [],
+  };
+}
+
 /** Deploys one host: lock, compare, stage + verify, atomic swap, install, reload + verify, roll back on failure. */
 export async function deployHost(host: Host, release: LocalRelease, options: DeployOptions): Promise<HostResult> {
-  const result: HostResult = {
-    host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0,
-    wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, hostVersion: null, notes: [],
-  };
+  const result = initialResult(host.name);
   const progress = (phase: Phase, detail?: string) => options.onProgress?.({ host: host.name, phase, detail });
   let session: RemoteSession | undefined;
   try {
@@ -96,12 +101,7 @@ export async function deployHost(host: Host, release: LocalRelease, options: Dep
     session = await connectSsh(sshTarget(host, options.knownHosts), options.auth, { timeoutMs: options.connectTimeoutMs });
     session.marker = randomBytes(8).toString('hex');
     progress('lock');
-    // The lock script runs first and refuses to run without root (or its sudo rule), before touching anything; only
-    // then is the reason worked out, so a deploy that can proceed spends no round trip on it.
-    const lock = await acquireLock(session, host.dir, lockOwner(), options.lock).catch(async (err: unknown) => {
-      await checkRootAccess(session!);
-      throw err;
-    });
+    const lock = await acquireLock(session, host.dir, lockOwner(), options.lock);
     if (lock.broke) result.notes.push(`took over a stale deploy lock: ${lock.broke}`);
     try {
       await new HostDeploy(session, host, release, options, result, progress).deploy();
@@ -365,8 +365,7 @@ class HostDeploy {
 
   /** The build's `sha256  path` lines, manifest included, for `sha256sum --check` on the host. */
   private hashList(): string {
-    const files = this.release.manifest.files;
-    return Object.entries(files).map(([p, e]) => `${e.sha256}  ${p}\n`).join('') + `${sha256Hex(this.release.manifestBytes)}  ${MANIFEST}\n`;
+    return hashList(this.release.manifest) + `${sha256Hex(this.release.manifestBytes)}  ${MANIFEST}\n`;
   }
 
   /** `sha256sum --check` on the host against the hashes we built: what runs is byte for byte what was built. */
@@ -581,7 +580,7 @@ export async function deployAll(
       try {
         local = release(host);
       } catch (err) {
-        results[i] = { host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0, wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, hostVersion: null, reason: (err as Error).message, notes: [] };
+        results[i] = initialResult(host.name, (err as Error).message);
         continue;
       }
       results[i] = options.mode === 'bootstrap' ? await bootstrapHost(host, local, options) : await deployHost(host, local, options);

@@ -2,6 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RemoteError, type RemoteSession } from './ssh-connection.ts';
 import { quote } from './shell.ts';
+import { checkRootAccess } from './sudo.ts';
 
 export interface LockOptions {
   /** Seconds to wait for another deploy's lock before giving up (0: fail at once). */
@@ -21,7 +22,7 @@ export interface RemoteLock {
 /** Exit status of the lock script when somebody else holds the lock. */
 const BUSY = 75;
 /** Exit status of the lock script when it does not run as root (sudo.ts explains what is missing). */
-export const NOT_ROOT = 77;
+const NOT_ROOT = 77;
 
 /**
  * The lock is the folder `<dir>/deploy.lock` (mkdir is atomic) holding who took it and the PID + start time of a
@@ -123,7 +124,12 @@ export async function acquireLock(session: RemoteSession, dir: string, owner: st
       };
     } catch (err) {
       const result = (err as { result?: { code: number | null; stderr: string } }).result;
-      if (result?.code !== BUSY) throw err;
+      if (result?.code !== BUSY) {
+        // The lock script is the first command and refuses to run without root; a missing sudo rule stops it before
+        // it runs. Only now is the reason worked out, so a deploy that can proceed spends no round trip on it.
+        await checkRootAccess(session);
+        throw err;
+      }
       if (Date.now() >= deadline) {
         throw new RemoteError(
           `${session.target.name} is being deployed by ${result.stderr.trim() || 'someone else'}; try again later` +
