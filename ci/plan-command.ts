@@ -6,10 +6,9 @@ import type { KnownHostsEntry } from './host-key.ts';
 import { computePlan, DIALPLAN_FILE, formatPlan, hasChanges, unifiedDiff, type HostPlan } from './plan.ts';
 import { readLocalRelease } from './release-files.ts';
 import { versionMismatch } from './host-package.ts';
-import { driftedFiles, hashList, parsePlanState, PLAN_STATE_SCRIPT } from './plan-state.ts';
+import { driftedFiles, hashList, parsePlanState, planStateCommand } from './plan-state.ts';
 import { dialplanVersion } from './reload-verify.ts';
 import { connectSsh, RemoteError, type SshAuth } from './ssh-connection.ts';
-import { sh } from './shell.ts';
 import { checkRootAccess } from './sudo.ts';
 
 /** Exit codes of `plan` (like `terraform plan -detailed-exitcode`): 3 = there is something to deploy. */
@@ -43,7 +42,7 @@ export async function planHost(host: Host, outDir: string, auth: SshAuth, knownH
   try {
     const release = readLocalRelease(outDir, host.name);
     session = await connectSsh(sshTarget(host, knownHosts), auth);
-    const r = await session.exec(sh`/bin/sh -c ${PLAN_STATE_SCRIPT} plan-state ${host.dir} ${host.asteriskDir}`, hashList(release.manifest));
+    const r = await session.exec(planStateCommand(host.dir, host.asteriskDir), hashList(release.manifest));
     if (!r.stdout.startsWith('mitschnitt-plan-state')) {
       // `asterisk -rx` needs root: a non-root user plans through the deploy user's sudo rule; say what is missing.
       await checkRootAccess(session);
@@ -51,9 +50,10 @@ export async function planHost(host: Host, outDir: string, auth: SshAuth, knownH
     }
     const state = parsePlanState(r.stdout, host.name);
     const plan = computePlan(release.manifest, state.manifest, driftedFiles(state));
+    const mismatch = versionMismatch(host.name, state.version);
     const extra = {
       hostVersion: state.version,
-      ...(versionMismatch(host.name, state.version) ? { versionMismatch: versionMismatch(host.name, state.version)! } : {}),
+      ...(mismatch ? { versionMismatch: mismatch } : {}),
       ...(state.includes === 0 ? { notIncluded: true } : {}),
     };
     const attention = extra.versionMismatch !== undefined || extra.notIncluded === true;

@@ -1,6 +1,7 @@
 import { parseManifest, sha256Hex, type Manifest } from './release-files.ts';
 import type { Pending } from './plan.ts';
 import { RemoteError } from './ssh-connection.ts';
+import { sh } from './shell.ts';
 
 /**
  * What `mitschnitt plan` reads from a host, in one read-only command: the deployed manifest, pending work, the
@@ -72,6 +73,14 @@ done < "$list.bad"
 echo end
 `;
 
+/**
+ * The command line that sends the script itself (any key but a pinned plan key, which runs it whatever is sent).
+ * `hashes` mode: differing files are reported by SHA-256 only, not sent whole.
+ */
+export function planStateCommand(dir: string, asteriskDir: string, mode?: 'hashes'): string {
+  return sh`/bin/sh -c ${PLAN_STATE_SCRIPT} plan-state ${dir} ${asteriskDir}` + (mode ? sh` ${mode}` : '');
+}
+
 /** What plan-state reported (see PLAN_STATE_SCRIPT). */
 export interface PlanState {
   version: string | null;
@@ -115,6 +124,7 @@ export function parsePlanState(output: string, host: string): PlanState {
     if (!RELEASE_NAME.test(release)) throw new RemoteError(`${host}: ${name} points at '${value}', not at a release mitschnitt deployed; fix or remove it by hand`);
     return release;
   };
+  const end = lines.indexOf('end');
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const eq = line.indexOf('=');
@@ -147,7 +157,7 @@ export function parsePlanState(output: string, host: string): PlanState {
       }
       case 'end': break;
       case 'toolarge': throw new RemoteError(`${host}: the deployed files differing from the build exceed 16 MiB; plan cannot show them`);
-      default: if (lines.indexOf('end') < i && k) state.extra.set(k, v);
+      default: if (end < i && k) state.extra.set(k, v);
     }
   }
   return state;

@@ -1,9 +1,9 @@
 import type { Manifest } from './release-files.ts';
 import type { SecretPaths } from './host-secrets.ts';
 import type { Pending } from './plan.ts';
-import { driftedFiles, hashList, parsePlanState, PLAN_STATE_SCRIPT } from './plan-state.ts';
+import { driftedFiles, hashList, parsePlanState, planStateCommand } from './plan-state.ts';
 import { RemoteError, type RemoteSession } from './ssh-connection.ts';
-import { quote, sh } from './shell.ts';
+import { quote } from './shell.ts';
 
 /** What is deployed on a host under host.dir. */
 export interface RemoteState {
@@ -43,7 +43,7 @@ export async function readRemoteState(
     ? `; f=${quote(`${options.secrets.secretsDir}/${options.secrets.amiSecret}`)}; [ -s "$f" ] && [ -s "$f.manager.conf" ] && echo secret=present; true`
     : '';
   const r = await session.exec(
-    sh`/bin/sh -c ${PLAN_STATE_SCRIPT} plan-state ${dir} ${options.asteriskDir ?? '/etc/asterisk'} hashes` + secretProbe,
+    planStateCommand(dir, options.asteriskDir ?? '/etc/asterisk', 'hashes') + secretProbe,
     options.build ? hashList(options.build) : '',
   );
   if (!r.stdout.startsWith('mitschnitt-plan-state')) {
