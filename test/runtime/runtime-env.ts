@@ -1,5 +1,5 @@
 /** A runtime under test: temp spool/config/secrets, a policy fixture, the fake AMI server, `startServe`. */
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -195,10 +195,14 @@ export class RuntimeEnv {
     await this.serve!.session.action('Ping', {}, 60_000);
   }
 
-  /** Waits until exactly `n` journals exist and returns their paths. */
+  /**
+   * Waits until exactly `n` journals exist and the chain head names them (the writer puts a batch's journals in
+   * place before it moves the head, and removes `chain-head.next` last), and returns their paths.
+   */
   async waitForJournals(n: number, timeoutMs?: number): Promise<string[]> {
     let paths: string[] = [];
-    await waitFor(`${n} journal(s)`, async () => (paths = await this.journals()).length === n, timeoutMs);
+    const batchDone = () => access(join(this.spool, '.mitschnitt', 'chain-head.next')).then(() => false, () => true);
+    await waitFor(`${n} journal(s)`, async () => (paths = await this.journals()).length === n && (await batchDone()), timeoutMs);
     return paths;
   }
 
