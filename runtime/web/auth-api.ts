@@ -5,7 +5,7 @@ import { clientIp, parseCookies, readJsonBody, sendError, sendJson } from './htt
 import { verifyPassword } from './password-hash.ts';
 import type { Session } from './sessions.ts';
 import { readWebUsers } from './web-users-file.ts';
-import { api, SESSION_COOKIE, signedIn, type WebContext } from './web-context.ts';
+import { api, SESSION_COOKIE, sessionOf, signedIn, type WebContext } from './web-context.ts';
 
 /** `de` when the browser prefers German over English, else `en`. */
 export function preferredLanguage(header: string | undefined): 'de' | 'en' {
@@ -92,10 +92,8 @@ export function authRoutes(ctx: WebContext): Route[] {
       method: 'GET',
       path: '/api/session',
       handler: api((req, res) => {
-        const session = ctx.sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
-        const viewer = session && viewerFor(ctx.policy, session.userId);
-        if (session && viewer) sendJson(res, 200, { signedIn: true, ...me(viewer, session, req) });
-        else sendJson(res, 200, { signedIn: false });
+        const signed = sessionOf(ctx, req);
+        sendJson(res, 200, signed ? { signedIn: true, ...me(signed.viewer, signed.session, req) } : { signedIn: false });
       }),
     },
     {

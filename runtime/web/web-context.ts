@@ -33,22 +33,28 @@ export interface Signed {
   viewer: Viewer;
 }
 
+/** The request's live session of a user who is (still) in the policy; undefined when there is none. */
+export function sessionOf(ctx: WebContext, req: IncomingMessage): Signed | undefined {
+  const session = ctx.sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+  const viewer = session && viewerFor(ctx.policy, session.userId);
+  return session && viewer ? { session, viewer } : undefined;
+}
+
 /**
  * The gate of every API route: a live session of a user who is (still) in the policy, and for state-changing
  * requests the session's CSRF token in X-CSRF-Token. Answers 401/403 itself and returns undefined when refused.
  */
 export function signedIn(ctx: WebContext, req: IncomingMessage, res: ServerResponse, changesState: boolean): Signed | undefined {
-  const session = ctx.sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
-  const viewer = session && viewerFor(ctx.policy, session.userId);
-  if (!session || !viewer) {
+  const signed = sessionOf(ctx, req);
+  if (!signed) {
     sendError(res, 401, 'not-signed-in', 'Please sign in.');
     return undefined;
   }
-  if (changesState && !csrfMatches(session, req.headers['x-csrf-token'])) {
+  if (changesState && !csrfMatches(signed.session, req.headers['x-csrf-token'])) {
     sendError(res, 403, 'csrf', 'Missing or wrong X-CSRF-Token header.');
     return undefined;
   }
-  return { session, viewer };
+  return signed;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => void | Promise<void>;
