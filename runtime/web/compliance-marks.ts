@@ -31,30 +31,33 @@ interface Cached<T> {
 const MAX_DAYS = 400;
 
 export class ComplianceMarks {
-  private holds: Cached<HoldSet> | null = null;
+  private holds: Cached<HoldSet> | undefined;
   private readonly days = new Map<string, Cached<DayFile>>();
 
   constructor(readonly policy: Policy, private readonly minIntervalMs = 1000) {}
 
   /** Re-reads the holds and the day files of these recordings if they changed; then `of` answers synchronously. */
-  async refresh(recordings: RecordingSummary[] = [], now = Date.now()): Promise<void> {
+  async refresh(recordings: RecordingSummary[], now = Date.now()): Promise<void> {
     const spool = this.policy.settings.spool;
-    if (!this.holds || now - this.holds.checkedAt >= this.minIntervalMs) {
-      const mtimeMs = (await stat(holdsPath(spool)).catch(() => null))?.mtimeMs ?? -1;
-      // A damaged holds file shows no marks here; expire refuses to run on it and says so.
-      const all = this.holds?.mtimeMs === mtimeMs ? this.holds.value.holds : await readHolds(spool).catch(() => []);
-      // Filtered again on every look: a hold may end by its date without the file changing.
-      this.holds = { mtimeMs, checkedAt: now, value: new HoldSet(all.filter((h) => isActive(h, now)), this.policy) };
-    }
+    // A damaged holds file shows no marks here; expire refuses to run on it and says so.
+    const holds = await this.look(this.holds, holdsPath(spool), async () => new HoldSet(await readHolds(spool).catch(() => []), this.policy), now);
+    // Filtered again on every look: a hold may end by its date without the file changing.
+    if (holds) this.holds = { ...holds, value: new HoldSet(holds.value.holds.filter((h) => isActive(h, now)), this.policy) };
     for (const day of new Set(recordings.map(dayOf))) {
-      const cached = this.days.get(day);
-      if (cached && now - cached.checkedAt < this.minIntervalMs) continue;
-      const mtimeMs = (await stat(verifiedDayPath(spool, day)).catch(() => null))?.mtimeMs ?? -1;
-      const value = cached?.mtimeMs === mtimeMs ? cached.value : mtimeMs < 0 ? null : await readVerifiedDay(spool, day);
+      const looked = await this.look(this.days.get(day), verifiedDayPath(spool, day), () => readVerifiedDay(spool, day), now);
+      if (!looked) continue;
+      // Re-inserted so the map's order is that of the last look: the day looked at longest ago goes first.
       this.days.delete(day);
-      this.days.set(day, { mtimeMs, checkedAt: now, value });
+      this.days.set(day, looked);
       if (this.days.size > MAX_DAYS) this.days.delete(this.days.keys().next().value!);
     }
+  }
+
+  /** The file's value as of now, read again only when its mtime changed; undefined when it was looked at too recently. */
+  private async look<T>(cached: Cached<T> | undefined, path: string, read: () => Promise<T>, now: number): Promise<Cached<T> | undefined> {
+    if (cached && now - cached.checkedAt < this.minIntervalMs) return undefined;
+    const mtimeMs = (await stat(path).catch(() => null))?.mtimeMs ?? -1;
+    return { mtimeMs, checkedAt: now, value: cached?.mtimeMs === mtimeMs ? cached.value : await read() };
   }
 
   of(recording: RecordingSummary): ComplianceMark {
