@@ -93,16 +93,16 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | und
   return allowed.find((a) => a === value);
 }
 
-/**
- * Reads a parsed journal file into a summary; undefined when it is not a usable journal (wrong id, an audio name
- * that points elsewhere, missing fields). Journals are files on disk: trusted no further than checked here.
- */
 function objectionOf(j: Record<string, unknown>): Pick<RecordingSummary, 'objectedAt' | 'audioDiscarded'> {
   const at = (j.objection as { at?: unknown } | undefined)?.at;
   if (typeof at !== 'string' || !Number.isFinite(Date.parse(at))) return {};
   return { objectedAt: new Date(Date.parse(at)).toISOString(), ...(j.audioDiscarded === true ? { audioDiscarded: true as const } : {}) };
 }
 
+/**
+ * Reads a parsed journal file into a summary; undefined when it is not a usable journal (wrong id, an audio name
+ * that points elsewhere, missing fields). Journals are files on disk: trusted no further than checked here.
+ */
 export function summarizeJournal(journalPath: string, data: unknown, pool = new StringPool(), dir = dirname(journalPath)): RecordingSummary | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const j = data as Record<string, unknown>;
