@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.ts';
 import { canView, isSelf, type Viewer } from './access.ts';
-import { isCorruption, JournalStore, numberKey, userKey, type PageFilter, type Position } from './journal-store.ts';
+import { isCorruption, JournalStore, partyKeys, type PageFilter, type Position } from './journal-store.ts';
 import { isRecordingId, StringPool, summarizeJournal, type PartySummary, type RecordingSummary } from './recording-summary.ts';
 
 export interface JournalFilter {
@@ -383,9 +383,8 @@ export class JournalIndex {
 
   private page(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): { page: JournalPage; last?: RecordingSummary } {
     const after = decodeCursor(cursor) ?? NEWEST;
-    const keys = filter.participant
-      ? [...filter.participant.users.map(userKey), ...filter.participant.numbers.map(numberKey)]
-      : [...[...viewer.users].map(userKey), ...[...viewer.numbers].map(numberKey)];
+    const parties = filter.participant ?? viewer;
+    const keys = partyKeys(parties.users, parties.numbers);
     const needle = filter.number?.toLowerCase();
     const sqlFilter: PageFilter = {
       from: filter.from ?? -Number.MAX_SAFE_INTEGER,
@@ -448,8 +447,8 @@ export function toRow(viewer: Viewer, s: RecordingSummary): JournalRow {
     caller: s.caller,
     callee: s.callee,
     sizeBytes: s.sizeBytes,
-    ...(s.objectedAt ? { objectedAt: s.objectedAt } : {}),
-    ...(s.audioDiscarded ? { audioDiscarded: s.audioDiscarded } : {}),
+    objectedAt: s.objectedAt,
+    audioDiscarded: s.audioDiscarded,
   };
 }
 

@@ -93,8 +93,13 @@ const SCHEMA = `
   CREATE TABLE days (day TEXT PRIMARY KEY, mtime_ns TEXT NOT NULL, listed_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
-export const userKey = (id: string) => `u:${id}`;
-export const numberKey = (n: string) => `n:${n}`;
+const userKey = (id: string) => `u:${id}`;
+const numberKey = (n: string) => `n:${n}`;
+
+/** The keys of the lists these parties' recordings are in. */
+export function partyKeys(users: Iterable<string>, numbers: Iterable<string>): string[] {
+  return [...Array.from(users, userKey), ...Array.from(numbers, numberKey)];
+}
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -194,14 +199,15 @@ export class JournalStore {
         const data: StoredData = {
           audioExt: s.audioExt, durationSeconds: s.durationSeconds, caller: s.caller, callee: s.callee,
           partyUsers: s.partyUsers, partyNumbers: s.partyNumbers, direction: s.direction, origin: s.origin, sizeBytes: s.sizeBytes,
-          ...(s.objectedAt ? { objectedAt: s.objectedAt } : {}), ...(s.audioDiscarded ? { audioDiscarded: s.audioDiscarded } : {}),
+          // Left out by JSON.stringify when undefined: most recordings store no objection.
+          objectedAt: s.objectedAt, audioDiscarded: s.audioDiscarded,
         };
         const search = searchText(s);
         const info = this.stmt.insert.run(s.id, day, s.start, s.decision, s.rule, search, JSON.stringify(data));
         if (info.changes === 0) continue;
         this.stmt.insertSearch.run(info.lastInsertRowid, search);
         const [lo, hi] = gramBits(searchedParts(s));
-        for (const key of [...s.partyUsers.map(userKey), ...s.partyNumbers.map(numberKey)]) {
+        for (const key of partyKeys(s.partyUsers, s.partyNumbers)) {
           this.stmt.insertKey.run(key, s.start, s.id, info.lastInsertRowid, s.decision, s.rule, lo, hi);
         }
         added.push(s);
