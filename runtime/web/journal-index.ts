@@ -45,6 +45,8 @@ export interface JournalRow {
 
 export interface JournalPage {
   rows: JournalRow[];
+  /** The recordings the rows show, in the same order: what a row leaves out (parties, day folder) without a lookup. */
+  summaries: RecordingSummary[];
   /** Pass as `cursor` to get the next page; absent on the last page. */
   next?: string;
 }
@@ -350,7 +352,7 @@ export class JournalIndex {
    * participant filter, of that participant's lists), each entry still passed through `canView`.
    */
   query(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
-    return this.guard(() => this.page(viewer, filter, limit, cursor)).page;
+    return this.guard(() => this.page(viewer, filter, limit, cursor));
   }
 
   /**
@@ -359,9 +361,9 @@ export class JournalIndex {
    * Undefined otherwise: the caller waits for the scan and asks `query`.
    */
   queryIfComplete(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage | undefined {
-    if (!this.building) return this.query(viewer, filter, limit, cursor);
-    const { page, last } = this.guard(() => this.page(viewer, filter, limit, cursor));
-    const complete = page.next ? last!.start >= this.completeFrom : filter.from !== undefined && filter.from >= this.completeFrom;
+    const page = this.query(viewer, filter, limit, cursor);
+    if (!this.building) return page;
+    const complete = page.next ? page.summaries.at(-1)!.start >= this.completeFrom : filter.from !== undefined && filter.from >= this.completeFrom;
     return complete ? page : undefined;
   }
 
@@ -381,7 +383,7 @@ export class JournalIndex {
     this.advanced = undefined;
   }
 
-  private page(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): { page: JournalPage; last?: RecordingSummary } {
+  private page(viewer: Viewer, filter: JournalFilter, limit: number, cursor?: string): JournalPage {
     const after = decodeCursor(cursor) ?? NEWEST;
     const parties = filter.participant ?? viewer;
     const keys = partyKeys(parties.users, parties.numbers);
@@ -399,11 +401,11 @@ export class JournalIndex {
     try {
       const heads = lists.map((list) => list.next().value as RecordingSummary | undefined);
       const rows: JournalRow[] = [];
-      let last: RecordingSummary | undefined;
+      const summaries: RecordingSummary[] = [];
       for (;;) {
         let pick: RecordingSummary | undefined;
         for (const head of heads) if (head && (!pick || before(head, pick))) pick = head;
-        if (!pick) return { page: { rows }, last };
+        if (!pick) return { rows, summaries };
         // The same recording sits in several lists (caller and callee both viewable): advance all of them past it.
         for (let k = 0; k < lists.length; k++) if (heads[k]?.id === pick.id) heads[k] = lists[k].next().value as RecordingSummary | undefined;
         if (!canView(viewer, pick)) continue;
@@ -412,9 +414,9 @@ export class JournalIndex {
         if (filter.direction && row.direction !== filter.direction) continue;
         // SQLite matched the lower-cased text; this is the exact rule (the same as before the index moved to disk).
         if (needle && !matches(pick, needle)) continue;
-        if (rows.length === limit) return { page: { rows, next: encodeCursor(last!) }, last };
+        if (rows.length === limit) return { rows, summaries, next: encodeCursor(summaries.at(-1)!) };
         rows.push(row);
-        last = pick;
+        summaries.push(pick);
       }
     } finally {
       for (const list of lists) list.return?.();

@@ -69,12 +69,12 @@ async function list(ctx: WebContext, req: IncomingMessage, res: ServerResponse):
     throw err;
   }
   const marks = complianceMarksFor(ctx.policy);
-  const summaries = page.rows.map((r) => ctx.index.get(r.id));
-  await marks.refresh(summaries.filter((x) => x !== undefined));
-  const rows = page.rows.map((r, i) => {
-    const summary = summaries[i];
-    return { ...r, ruleName: r.rule && Object.hasOwn(ctx.policy.rules, r.rule) ? ctx.policy.rules[r.rule].name : null, ...(summary ? marks.of(summary) : {}) };
-  });
+  await marks.refresh(page.summaries);
+  const rows = page.rows.map((r, i) => ({
+    ...r,
+    ruleName: r.rule && Object.hasOwn(ctx.policy.rules, r.rule) ? ctx.policy.rules[r.rule].name : null,
+    ...marks.of(page.summaries[i]),
+  }));
   sendJson(res, 200, { rows, next: page.next ?? null });
 }
 
