@@ -4,7 +4,7 @@ import type { RemoteSession } from './ssh-connection.ts';
 import { quote } from './shell.ts';
 
 /** The three admin files that pull in mitschnitt's generated files, each at its end (README: "On the PBX"). */
-export const INCLUDES = [
+const INCLUDES = [
   { conf: 'extensions.conf', file: 'extensions_mitschnitt.conf' },
   { conf: 'manager.conf', file: 'manager_mitschnitt.conf' },
   { conf: 'features.conf', file: 'features_mitschnitt.conf' },
@@ -13,7 +13,7 @@ export const INCLUDES = [
 /** The comment line above every #include bootstrap adds: it says who added it and how it goes again. */
 export const INCLUDE_MARKER = '; mitschnitt: added by `mitschnitt deploy --bootstrap`; `mitschnitt deploy --uninstall` removes it';
 
-export function includeTarget(host: Host, file: string): string {
+function includeTarget(host: Host, file: string): string {
   return posix.join(host.dir, 'current', 'asterisk', file);
 }
 
@@ -26,11 +26,13 @@ export function includeTarget(host: Host, file: string): string {
 export async function addIncludes(session: RemoteSession, host: Host): Promise<string[]> {
   const lines = ['set -eu', `m=${quote(INCLUDE_MARKER)}`];
   for (const { conf, file } of INCLUDES) {
-    const f = quote(posix.join(host.asteriskDir, conf));
-    const t = quote(includeTarget(host, file));
+    const confPath = posix.join(host.asteriskDir, conf);
+    const target = includeTarget(host, file);
+    const f = quote(confPath);
+    const t = quote(target);
     lines.push(
-      `[ -f ${t} ] || { echo "${file} is not deployed yet (${includeTarget(host, file)})" >&2; exit 1; }`,
-      `[ -f ${f} ] || { echo "${posix.join(host.asteriskDir, conf)} does not exist: is Asterisk's configuration in ${host.asteriskDir} (hosts.json asteriskDir)?" >&2; exit 1; }`,
+      `[ -f ${t} ] || { echo ${quote(`${file} is not deployed yet (${target})`)} >&2; exit 1; }`,
+      `[ -f ${f} ] || { echo ${quote(`${confPath} does not exist: is Asterisk's configuration in ${host.asteriskDir} (hosts.json asteriskDir)?`)} >&2; exit 1; }`,
       `if ! grep -qF ${t} ${f}; then printf '\\n%s\\n#include "%s"\\n' "$m" ${t} >> ${f}; echo added ${quote(conf)}; fi`,
     );
   }
@@ -68,7 +70,7 @@ export async function removeIncludes(session: RemoteSession, host: Host, options
 }
 
 /** What stands in manager.conf for one `manager reload` during uninstall, then goes again. */
-export const CHANNELVARS_RESET = `${'; mitschnitt uninstall: empties channelvars once (a removed line would keep the old list)'}\n[general](+)\nchannelvars =`;
+const CHANNELVARS_RESET = '; mitschnitt uninstall: empties channelvars once (a removed line would keep the old list)\n[general](+)\nchannelvars =';
 
 /** Takes the temporary channelvars reset out of manager.conf again. */
 export async function removeChannelvarsReset(session: RemoteSession, host: Host): Promise<boolean> {

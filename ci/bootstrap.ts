@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import type { Policy } from '../generator/policy.ts';
 import type { Host } from '../generator/rule-set.ts';
 import { addIncludes, removeChannelvarsReset, removeIncludes } from './asterisk-includes.ts';
-import { deployHost, sshTarget, type DeployOptions, type HostResult, type Phase } from './deploy.ts';
+import { deployHost, initialResult, sshTarget, type DeployOptions, type HostResult, type Phase } from './deploy.ts';
 import { DIALPLAN_FILE } from './plan.ts';
 import type { LocalRelease } from './release-files.ts';
 import { acquireLock, lockOwner } from './remote-lock.ts';
@@ -11,7 +11,6 @@ import { dialplanVersion, reloadAndVerify, runningDialplanVersion } from './relo
 import { chooseSelfTestCall, runSelfTestCall } from './selftest-call.ts';
 import { connectSsh, type RemoteSession } from './ssh-connection.ts';
 import { quote, sh } from './shell.ts';
-import { checkRootAccess } from './sudo.ts';
 
 /** Default spool (settings schema) when a policy names none. */
 const DEFAULT_SPOOL = '/var/spool/asterisk/mitschnitt';
@@ -26,7 +25,6 @@ async function withLockedSession<T>(host: Host, options: DeployOptions, work: (s
   session.marker = randomBytes(8).toString('hex');
   const notes: string[] = [];
   try {
-    await checkRootAccess(session);
     const lock = await acquireLock(session, host.dir, lockOwner(), options.lock);
     if (lock.broke) notes.push(`took over a stale deploy lock: ${lock.broke}`);
     try {
@@ -59,9 +57,8 @@ export async function bootstrapHost(host: Host, release: LocalRelease, options: 
   }
   // Expected on a fresh host; bootstrap itself adds the lines.
   result.notes = result.notes.filter((n) => !n.startsWith('installed but NOT ACTIVE'));
-  let changed = result.status === 'deployed';
   try {
-    const { notes } = await withLockedSession(host, options, async (session, notes) => {
+    const { value: changed, notes } = await withLockedSession(host, options, async (session, notes) => {
       const policy = policyOf(release);
       const spool = policy.settings.spool ?? DEFAULT_SPOOL;
       progress('install', `spool ${spool}`);
@@ -116,12 +113,9 @@ export async function bootstrapHost(host: Host, release: LocalRelease, options: 
         notes.push(`a test call ${call.from} → ${call.to} (${call.origin}) was decided '${verdict.decision}', as explain says`);
       }
       return added.length > 0 || spoolOut.trim() !== '' || serviceSteps.length > 0;
-    }).then(({ value, notes }) => {
-      changed ||= value;
-      return { notes };
     });
     result.notes.push(...notes);
-    result.status = changed ? 'deployed' : 'unchanged';
+    if (changed) result.status = 'deployed';
   } catch (err) {
     result.status = 'failed';
     result.reason = `bootstrap: ${(err as Error).message}`;
@@ -139,10 +133,7 @@ export async function bootstrapHost(host: Host, release: LocalRelease, options: 
  */
 export async function uninstallHost(host: Host, options: DeployOptions): Promise<HostResult> {
   const progress = (phase: Phase, detail?: string) => options.onProgress?.({ host: host.name, phase, detail });
-  const result: HostResult = {
-    host: host.name, status: 'failed', release: null, commit: null, bytesUploaded: 0, filesUploaded: 0, filesCopied: 0,
-    wireBytes: 0, reloaded: [], restarted: false, rolledBack: false, hostVersion: null, notes: [],
-  };
+  const result = initialResult(host.name);
   const dir = host.dir.replace(/\/+$/, '');
   try {
     progress('connect', `${host.user}@${host.address}:${host.port}`);
@@ -175,7 +166,7 @@ export async function uninstallHost(host: Host, options: DeployOptions): Promise
         ].join('\n'),
       );
       // The admin's own dialplan is theirs to edit; a Gosub into the removed routine now ends the call, so say where.
-      const callers = (await session.exec(sh`grep -RlsF --include=*.conf mitschnitt-check ${host.asteriskDir}`)).stdout.split('\n').filter(Boolean);
+      const callers = (await session.exec(sh`grep -RlsF '--include=*.conf' mitschnitt-check ${host.asteriskDir}`)).stdout.split('\n').filter(Boolean);
       if (callers.length) notes.push(`your dialplan still calls mitschnitt-check in ${callers.join(', ')}: remove those Gosub lines, calls through them now fail`);
       const spool = settings?.spool ?? DEFAULT_SPOOL;
       const secrets = settings?.secretsDir ?? '/etc/mitschnitt/secrets';
