@@ -56,7 +56,7 @@ export function cliFailure(output: string): string | null {
 /** A wedged Asterisk can leave `asterisk -rx` hanging; coreutils `timeout` ends it (exit 124). */
 const CLI_TIMEOUT_SECONDS = 60;
 
-interface CliAnswer {
+export interface CliAnswer {
   command: string;
   output: string;
   code: number;
@@ -69,7 +69,7 @@ interface CliAnswer {
  * nothing runs after a failure that would not have run with one command at a time. Each answer is followed by a line
  * with a random token and the exit status, which no Asterisk output can imitate.
  */
-async function runCli(session: RemoteSession, commands: string[]): Promise<CliAnswer[]> {
+export async function runCli(session: RemoteSession, commands: string[]): Promise<CliAnswer[]> {
   const token = `@@mitschnitt-${randomBytes(8).toString('hex')}`;
   // FAILURE_TEXTS are written to be valid POSIX extended regular expressions too (grep -E, one line at a time as /m).
   const failed = `grep -qE ${FAILURE_TEXTS.map((re) => sh`-e ${re.source}`).join(' ')}`;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decide, type FinalDecision } from '../generator/decide.ts';
 import type { Origin, Policy } from '../generator/policy.ts';
 import type { RemoteSession } from './ssh-connection.ts';
-import { sh } from './shell.ts';
+import { runCli } from './reload-verify.ts';
 
 /** A call to put through the deployed `mitschnitt-check`, and what `explain` (generator/decide.ts) says it decides. */
 export interface SelfTestCall {
@@ -46,11 +46,7 @@ export type SelfTestResult = { ok: true; decision: string } | { ok: false; reaso
 export async function runSelfTestCall(session: RemoteSession, call: SelfTestCall, timeoutMs = 10_000): Promise<SelfTestResult> {
   for (const n of [call.from, call.to]) if (!/^[0-9*#+]+$/.test(n)) return { ok: false, reason: `cannot test with the number '${n}'` };
   const key = `selftest-${randomBytes(6).toString('hex')}`;
-  const cli = async (command: string) => {
-    const r = await session.exec(sh`timeout 30 asterisk -rx ${command}`);
-    if (r.code !== 0) throw new Error(`'asterisk -rx "${command}"' exited ${r.code ?? r.signal}: ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}`);
-    return r.stdout + r.stderr;
-  };
+  const cli = async (command: string) => (await runCli(session, [command]))[0]!.output;
   const ctx = 'mitschnitt-selftest';
   try {
     const priorities = [
@@ -58,9 +54,10 @@ export async function runSelfTestCall(session: RemoteSession, call: SelfTestCall
       `Set(DB(mitschnitt/${key})=\${GOSUB_RETVAL})`,
       'Hangup()',
     ];
-    for (const [i, app] of priorities.entries()) {
-      const out = await cli(`dialplan add extension s,${i + 1},${app} into ${ctx} replace`);
-      if (!/replace by|added/i.test(out)) return { ok: false, reason: `could not add the test extension: ${out.trim().split('\n').pop()}` };
+    // All three lines in one remote command; the context is removed below whether they were all added or not.
+    const adds = await runCli(session, priorities.map((app, i) => `dialplan add extension s,${i + 1},${app} into ${ctx} replace`));
+    for (const { output } of adds) {
+      if (!/replace by|added/i.test(output)) return { ok: false, reason: `could not add the test extension: ${output.trim().split('\n').pop()}` };
     }
     await cli(`channel originate Local/s@${ctx}/n application Wait 1`);
     const deadline = Date.now() + timeoutMs;
