@@ -188,16 +188,18 @@ function mediaPcap(ms: number, presses: { at: number; keys: string }[], speak = 
   let seq = randomBytes(2).readUInt16BE(0);
   const base = randomBytes(4).readUInt32BE(0) >>> 1;
   const frames = speechFrames();
-  const events: { ms: number; event: number; k: number }[] = [];
+  // `start` is the key's first packet (its RTP timestamp); `ms` when this packet of the key is sent.
+  const events: { start: number; ms: number; event: number; k: number }[] = [];
   for (const press of presses) {
     [...press.keys].forEach((key, i) => {
       const event = DTMF_EVENTS[key] ?? Number(key);
       if (!Number.isInteger(event) || event < 0 || event > 11) throw new Error(`not a phone key: ${key}`);
+      const start = press.at + i * DTMF_KEY_MS;
       // Every 20 ms a packet with the growing duration; the end packet is sent three times (RFC 4733 2.5.1.4).
-      for (let k = 0; k <= 6; k++) events.push({ ms: press.at + i * DTMF_KEY_MS + Math.min(k, 4) * 20 + (k > 4 ? (k - 4) * 5 : 0), event, k });
+      for (let k = 0; k <= 6; k++) events.push({ start, ms: start + Math.min(k, 4) * 20 + (k > 4 ? (k - 4) * 5 : 0), event, k });
     });
   }
-  const busy = (t: number) => events.some((e) => e.k === 0 && t >= e.ms && t < e.ms + DTMF_KEY_MS);
+  const busy = (t: number) => events.some((e) => t >= e.start && t < e.start + DTMF_KEY_MS);
   const packets: { ms: number; rtp: Buffer }[] = [];
   const rtpHeader = (marker: boolean, pt: number, timestamp: number) => {
     const h = Buffer.alloc(12);
@@ -214,12 +216,11 @@ function mediaPcap(ms: number, presses: { at: number; keys: string }[], speak = 
     }
   }
   for (const e of events) {
-    const start = e.ms - (Math.min(e.k, 4) * 20 + (e.k > 4 ? (e.k - 4) * 5 : 0));
     const body = Buffer.alloc(4);
     body.writeUInt8(e.event, 0);
     body.writeUInt8((e.k >= 4 ? 0x80 : 0) | 10, 1);
     body.writeUInt16BE(Math.min(e.k, 4) * 160 + 160, 2);
-    packets.push({ ms: e.ms, rtp: Buffer.concat([rtpHeader(e.k === 0, 101, start * 8), body]) });
+    packets.push({ ms: e.ms, rtp: Buffer.concat([rtpHeader(e.k === 0, 101, e.start * 8), body]) });
   }
   packets.sort((a, b) => a.ms - b.ms);
   for (const p of packets) p.rtp.writeUInt16BE(seq++ & 0xffff, 2);
