@@ -2,11 +2,12 @@
 // features includes loaded into a throw-away instance as README tells admins, PJSIP endpoints for every user
 // (static contacts where the test's SIPp phones listen), and `mitschnitt serve` attached over the real AMI.
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLED_RULES } from '../../bin/cli-support.ts';
 import type { Policy } from '../../generator/policy.ts';
+import type { Journal } from '../../runtime/journal.ts';
 import { cli, Service } from '../e2e/harness.ts';
 import { freePort, startAsterisk, type AsteriskInstance } from './asterisk-instance.ts';
 
@@ -78,6 +79,10 @@ export interface EnginePbx {
   /** UDP port where the SIPp phone of each extension listens (its endpoint's static contact). */
   phonePorts: Record<string, number>;
   serve?: Service;
+  /** The journals in the spool, oldest first. */
+  journals(): Journal[];
+  /** Absolute paths of the audio files in the spool. */
+  audioFiles(): string[];
   startServe(extraArgs?: string[]): Promise<Service>;
   stop(): Promise<void>;
 }
@@ -151,6 +156,11 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
     httpPort,
     policy,
     phonePorts,
+    journals: () =>
+      spoolFiles(spool, /\.json$/)
+        .map((f) => JSON.parse(readFileSync(f, 'utf8')) as Journal)
+        .sort((x, y) => x.start.localeCompare(y.start)),
+    audioFiles: () => spoolFiles(spool, /\.(wav|WAV)$/),
     async startServe(extraArgs = []) {
       // MITSCHNITT_SERVE_NODE_OPTIONS reaches serve only, e.g. `--import <profiler>` to profile it under a benchmark.
       const serve = new Service(['serve', '--config', config, '--secrets', secretsDir, ...extraArgs], process.env.MITSCHNITT_SERVE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.MITSCHNITT_SERVE_NODE_OPTIONS } : {});
@@ -169,6 +179,14 @@ export async function startEnginePbx(o: EnginePbxOptions = {}): Promise<EnginePb
     },
   };
   return pbx;
+}
+
+/** Files under the spool whose names match, outside serve's own state folder. */
+function spoolFiles(dir: string, name: RegExp): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory()) return e.name === '.mitschnitt' ? [] : spoolFiles(join(dir, e.name), name);
+    return name.test(e.name) ? [join(dir, e.name)] : [];
+  });
 }
 
 /** The carrier's trunk: calls that carry `X-Trunk: carrier` enter [from-trunk] with the caller's number from From. */

@@ -37,7 +37,7 @@ test.after.each(async () => m.hangUpAll());
 const talk = [{ media: 5000 }, { pause: 5000 }, { hangup: true }] as const;
 
 test('ring group (Dial(PJSIP/301&PJSIP/201)), Anna answers: customer ↔ Anna is recorded by her rule (callee Anna, inbound)', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   await m.answer('301', [], undefined, { noAnswer: true });
   await m.answer('201', [{ media: 4000 }, { awaitBye: true }], 800);
   const customer = await m.dialIn(EXTERNAL, '650', [...talk]);
@@ -50,7 +50,7 @@ test('ring group (Dial(PJSIP/301&PJSIP/201)), Anna answers: customer ↔ Anna is
 });
 
 test('ring group, Carla answers: customer ↔ Carla is not recorded (manual)', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   await m.answer('201', [], undefined, { noAnswer: true });
   await m.answer('301', [{ media: 4000 }, { awaitBye: true }], 800);
@@ -58,12 +58,12 @@ test('ring group, Carla answers: customer ↔ Carla is not recorded (manual)', a
   await m.waitEvent((e) => e.event === 'BridgeEnter' && (e.get('Channel') ?? '').startsWith('PJSIP/301'), 'Carla answering', since);
   await customer.done();
   await sleep(2000);
-  assert.is(m.journals().length, before, JSON.stringify(m.journals().slice(before).map(summary)));
+  assert.is(m.pbx.journals().length, before, JSON.stringify(m.pbx.journals().slice(before).map(summary)));
   assert.not.ok(m.ami.events.slice(since).some((e) => e.event === 'MixMonitorStart'), 'no MixMonitor anywhere');
 });
 
 test('queue with Anna and Carla: Anna answers → recorded; Carla answers → not', async () => {
-  let before = m.journals().length;
+  let before = m.pbx.journals().length;
   await m.answer('301', [], undefined, { noAnswer: true });
   await m.answer('201', [{ media: 4000 }, { awaitBye: true }], 800);
   let customer = await m.dialIn(EXTERNAL, '660', [...talk]);
@@ -72,7 +72,7 @@ test('queue with Anna and Carla: Anna answers → recorded; Carla answers → no
   assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
   assert.is(j!.rule, 'sales-external');
   await m.hangUpAll();
-  before = m.journals().length;
+  before = m.pbx.journals().length;
   const since = m.ami.events.length;
   await m.answer('201', [], undefined, { noAnswer: true });
   await m.answer('301', [{ media: 4000 }, { awaitBye: true }], 800);
@@ -81,11 +81,11 @@ test('queue with Anna and Carla: Anna answers → recorded; Carla answers → no
   await customer.done();
   assert.not.ok(m.ami.events.slice(since).some((e) => e.event === 'MixMonitorStart'), 'no MixMonitor anywhere');
   await sleep(2000);
-  assert.is(m.journals().length, before, 'customer ↔ Carla is not recorded');
+  assert.is(m.pbx.journals().length, before, 'customer ↔ Carla is not recorded');
 });
 
 test('directed pickup: the customer calls Carla (not recorded), Anna picks up with **301: customer ↔ Anna is recorded', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   await m.answer('301', [], undefined, { noAnswer: true });
   const customer = await m.dialIn(EXTERNAL, '301', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
   await m.channel(/^PJSIP\/301-/, 'Carla ringing');
@@ -100,7 +100,7 @@ test('directed pickup: the customer calls Carla (not recorded), Anna picks up wi
 });
 
 test('group pickup (*8): the customer calls Carla, Anna of the same pickup group takes it: customer ↔ Anna is recorded', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   await m.answer('301', [], undefined, { noAnswer: true });
   const customer = await m.dialIn(EXTERNAL, '301', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
   await m.channel(/^PJSIP\/301-/, 'Carla ringing');

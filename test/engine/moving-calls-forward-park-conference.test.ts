@@ -32,7 +32,7 @@ test.after(async () => m?.stop());
 test.after.each(async () => m.hangUpAll());
 
 test('call forward to an internal number: the customer calls David (manual), forwarded to Anna: customer ↔ Anna is recorded (the forwarded leg runs the routine for the new callee)', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   await m.answer('201', [{ media: 4000 }, { awaitBye: true }], 500);
   const customer = await m.dialIn(EXTERNAL, '302', [{ media: 6000 }, { pause: 6000 }, { hangup: true }]);
   await customer.done();
@@ -43,18 +43,18 @@ test('call forward to an internal number: the customer calls David (manual), for
 });
 
 test('call forward to an external number: the customer calls Ben (recorded), forwarded to his mobile: customer ↔ mobile is no company number\'s conversation, the recording stops, nothing is journaled', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   const customer = await m.dialIn(EXTERNAL, '202', [{ media: 6000 }, { pause: 6000 }, { hangup: true }]);
   await m.waitEvent((e) => e.event === 'MixMonitorStart' && (e.get('Channel') ?? '').startsWith('PJSIP/carrier'), 'the routine\'s recording for customer → Ben', since);
   await m.waitEvent((e) => e.event === 'MixMonitorStop' && (e.get('Channel') ?? '').startsWith('PJSIP/carrier'), 'stopped when the mobile answers', since);
   await customer.done();
   await sleep(2000);
-  assert.is(m.journals().length, before, JSON.stringify(m.journals().slice(before).map(summary)));
+  assert.is(m.pbx.journals().length, before, JSON.stringify(m.pbx.journals().slice(before).map(summary)));
 });
 
 test('park and retrieve: Anna parks the customer (AMI Park), Ben retrieves with 701: part 1 customer ↔ Anna ends at parking, part 2 customer ↔ Ben, linked', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   await m.answer('201', [{ media: 3000 }, { awaitBye: true }], 300);
   const customer = await m.dialIn(EXTERNAL, '201', [{ media: 12000 }, { pause: 12000 }, { hangup: true }]);
@@ -77,7 +77,7 @@ test('park and retrieve: Anna parks the customer (AMI Park), Ben retrieves with 
 });
 
 test('ConfBridge with Anna (recorded: the conference is no company number, so her outbound external rule applies) and Carla (manual: not recorded): one recording, on Anna\'s leg, of the conference as she hears it; participants are everyone heard', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   const anna = await m.dial('201', '800', [{ media: 8000 }, { pause: 8000 }, { hangup: true }]);
   await sleep(1000);

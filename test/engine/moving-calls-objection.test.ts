@@ -52,12 +52,12 @@ async function objectedJournal(before: number) {
   assert.is(j!.sizeBytes, 0);
   assert.is(j!.sha256, undefined);
   assert.ok(deletions().some((d) => d.id === j!.id && d.reason === 'objection'), 'the deletion is logged');
-  assert.not.ok(m.audioFiles().some((f) => f.endsWith(`/${j!.audio}`)), 'audio deleted');
+  assert.not.ok(m.pbx.audioFiles().some((f) => f.endsWith(`/${j!.audio}`)), 'audio deleted');
   return j!;
 }
 
 test('after an auto recording (Anna calls a customer, sales-external): a deny on her recording channel stops the recording; it is discarded', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   await m.dial('201', `7${EXTERNAL}`, [{ media: 6000, keys: [{ at: 2500, keys: '*9' }] }, { pause: 6000 }, { hangup: true }]);
   const stop = await m.waitEvent((e) => e.event === 'MixMonitorStop', 'MixMonitorStop after the objection', since);
@@ -68,7 +68,7 @@ test('after an auto recording (Anna calls a customer, sales-external): a deny on
 });
 
 test('after a forced recording (MDC_MON_MODE=force by an IVR branch): a deny on the recording channel stops it; discarded', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   await m.dial('201', `87${EXTERNAL}`, [{ media: 6000, keys: [{ at: 2500, keys: '*9' }] }, { pause: 6000 }, { hangup: true }]);
   await m.waitEvent((e) => e.event === 'MixMonitorStop', 'MixMonitorStop after the objection', since);
@@ -77,7 +77,7 @@ test('after a forced recording (MDC_MON_MODE=force by an IVR branch): a deny on 
 });
 
 test('after a manual start (Carla, SIP INFO Record: on): a deny on her recording channel (an operator redirects her call through the objection branch) stops it; discarded; her Record: on is refused for the rest of the call', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const since = m.ami.events.length;
   const carla = await m.dial('301', EXTERNAL, [{ media: 9000 }, { pause: 1500 }, { info: 'on' }, { pause: 5000 }, { info: 'on' }, { pause: 2000 }, { hangup: true }]);
   await m.waitEvent((e) => e.event === 'MixMonitorStart' && (e.get('Channel') ?? '').startsWith('PJSIP/301'), 'the manual MixMonitorStart', since);

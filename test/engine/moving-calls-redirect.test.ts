@@ -16,7 +16,7 @@ const BEN = /^PJSIP\/202-/;
 const CARRIER = new RegExp(`^Local/${EXTERNAL}@to-carrier-.*;1$`);
 
 test('Redirect of the recording leg (Anna to Ben): the MixMonitor staying on Anna is stopped as soon as she talks to Ben; Anna ↔ Ben (internal) is not recorded', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 4000 }, { hangup: true }]);
   await m.dial('201', EXTERNAL, [{ audio: true }, { awaitBye: true }]);
   await m.together(ANNA, CARRIER);
@@ -37,7 +37,7 @@ test('Redirect of the recording leg (Anna to Ben): the MixMonitor staying on Ann
 });
 
 test('Redirect of the other leg (the customer to Ben, as an operator panel transfers): part 1 Anna ↔ customer, part 2 customer ↔ Ben, linked', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 3000 }, { hangup: true }]);
   await m.dial('201', EXTERNAL, [{ audio: true }, { awaitBye: true }]);
   await m.together(ANNA, CARRIER);

@@ -1,8 +1,6 @@
-import * as assert from 'uvu/assert';
 // Shared by the moving-calls engine tests: the bundled company on a real Asterisk with serve attached, calls
 // that move by SIPp phones and AMI actions, and the journals they leave.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
 import type { AmiMessage } from '../../runtime/ami-parser.ts';
 import type { TestAmi } from './asterisk-instance.ts';
@@ -83,38 +81,14 @@ export class MovingCalls {
     }, timeoutMs, () => `; channels: ${seen}; phones: ${this.phones.map((p) => p.stderr.slice(0, 300)).join(' | ')}`);
   }
 
-  journals(): Journal[] {
-    const out: Journal[] = [];
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory() && e.name !== '.mitschnitt') walk(join(d, e.name));
-        else if (e.name.endsWith('.json')) out.push(JSON.parse(readFileSync(join(d, e.name), 'utf8')) as Journal);
-      }
-    };
-    walk(this.pbx.spool);
-    return out.sort((x, y) => x.start.localeCompare(y.start));
-  }
-
-  audioFiles(): string[] {
-    const out: string[] = [];
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory() && e.name !== '.mitschnitt') walk(join(d, e.name));
-        else if (/\.(wav|WAV)$/.test(e.name)) out.push(join(d, e.name));
-      }
-    };
-    walk(this.pbx.spool);
-    return out;
-  }
-
   /** The journals written after `before` journals existed, once there are `count` of them and serve is quiet. */
   async newJournals(before: number, count: number, timeoutMs = 30_000): Promise<Journal[]> {
     const got = await until(`${count} new journal(s)`, () => {
-      const all = this.journals();
+      const all = this.pbx.journals();
       return all.length >= before + count ? all : undefined;
     }, timeoutMs, () => this.serveTail());
     await sleep(1500); // a wrong extra part would show up now
-    const all = this.journals();
+    const all = this.pbx.journals();
     if (all.length !== got.length) throw new Error(`expected ${count} new journal(s), got ${all.length - before}: ${JSON.stringify(all.slice(before).map(summary))}`);
     return all.slice(before);
   }

@@ -25,7 +25,7 @@ async function annaCallsOut(steps: Step[] = [{ audio: true }, { awaitBye: true }
 }
 
 test('blind transfer by AMI (BlindTransfer of Anna): part 1 Anna ↔ customer, part 2 customer ↔ Ben, linked; each lists only its own bridge', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 3000 }, { hangup: true }]);
   await annaCallsOut();
   const r = await m.ami.action('BlindTransfer', { Channel: await m.channel(ANNA), Context: 'from-internal', Exten: '202' });
@@ -46,7 +46,7 @@ test('blind transfer by AMI (BlindTransfer of Anna): part 1 Anna ↔ customer, p
 });
 
 test('blind transfer from the phone (REFER by Anna to Ben): the same two linked parts', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 3000 }, { hangup: true }]);
   await annaCallsOut([{ audio: true }, { pause: 2500 }, { refer: '202' }]);
   await ben.done();
@@ -56,7 +56,7 @@ test('blind transfer from the phone (REFER by Anna to Ben): the same two linked 
 });
 
 test('attended transfer by AMI (Atxfer): the internal consultation Anna ↔ Ben is not recorded; part 2 customer ↔ Ben', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 6000 }, { hangup: true }]);
   await annaCallsOut();
   const anna = await m.channel(ANNA);
@@ -76,7 +76,7 @@ test('attended transfer by AMI (Atxfer): the internal consultation Anna ↔ Ben 
 });
 
 test('attended transfer from the phone (Anna presses *2 202, talks to Ben, hangs up): consultation not recorded; part 2 customer ↔ Ben', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
   // *2 is features.conf's atxfer; Dial's T option lets the caller transfer. Anna hangs up after the consultation.
   await m.dial('201', EXTERNAL, [{ media: 11000, keys: [{ at: 2500, keys: '*2202' }] }, { pause: 10000 }, { hangup: true }]);
@@ -87,14 +87,14 @@ test('attended transfer from the phone (Anna presses *2 202, talks to Ben, hangs
 });
 
 test('blind transfer to a colleague no rule records (Carla, support): part 1 ends, nothing new starts', async () => {
-  const before = m.journals().length;
+  const before = m.pbx.journals().length;
   const carla = await m.answer('301', [{ audio: true }, { pause: 3000 }, { hangup: true }]);
   await annaCallsOut();
   await m.ami.action('BlindTransfer', { Channel: await m.channel(ANNA), Context: 'from-internal', Exten: '301' });
   await carla.done();
   const [only] = await m.newJournals(before, 1);
   assert.equal(numbers(only!), ['0301234567', '201'], summary(only!));
-  assert.ok(!m.journals().some((j) => j.participants.some((p) => p.number === '301')), 'customer ↔ Carla is not recorded');
+  assert.ok(!m.pbx.journals().some((j) => j.participants.some((p) => p.number === '301')), 'customer ↔ Carla is not recorded');
 });
 
 test.run();

@@ -5,22 +5,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Journal } from '../../runtime/journal.ts';
 import { cli } from '../e2e/harness.ts';
 import { startEnginePbx, type EnginePbx } from './engine-pbx.ts';
 import { SippPhone, type Step } from './sip-phones.ts';
 import type { TestAmi } from './asterisk-instance.ts';
+import { sleep, until } from './moving-calls-support.ts';
 
 const EXTERNAL = '0301234567';
-const CARLA_MAC = '000413' + '2A3B03';
+const CARLA_MAC = '0004132A3B03';
 const BEN_MAC = '0004132A3B02';
 const PASSWORD = 'carla-engine-password';
 let pbx: EnginePbx;
 let ami: TestAmi;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test.before(async () => {
   pbx = await startEnginePbx();
@@ -31,40 +29,6 @@ test.before(async () => {
   await ami.action('Filter', { Operation: 'Add', Filter: 'Event: (BridgeEnter|MixMonitorStart|MixMonitorStop|Hangup|UserEvent)' });
 });
 test.after(async () => pbx?.stop());
-
-function journals(): Journal[] {
-  const out: Journal[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory() && e.name !== '.mitschnitt') walk(join(d, e.name));
-      else if (e.name.endsWith('.json')) out.push(JSON.parse(readFileSync(join(d, e.name), 'utf8')) as Journal);
-    }
-  };
-  walk(pbx.spool);
-  return out;
-}
-
-function audioFiles(): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory() && e.name !== '.mitschnitt') walk(join(d, e.name));
-      else if (/\.(wav|WAV)$/.test(e.name)) out.push(join(d, e.name));
-    }
-  };
-  walk(pbx.spool);
-  return out;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; serve said: ${JSON.stringify(pbx.serve?.lines.slice(-6))}`);
-    await sleep(100);
-  }
-}
 
 /** A call from `from` (a phone, or the carrier when `from` is external) to `to`; the callee's phone answers unless told. */
 async function call(from: string, to: string, steps: Step[], answer: Partial<Parameters<typeof SippPhone.answer>[0]> | null = {}, cancelAfterMs?: number) {
@@ -84,15 +48,20 @@ async function snomKey(mac: string, callId: string): Promise<{ status: number; b
   const logged = pbx.serve!.logged('snom record key').length;
   const res = await fetch(`http://127.0.0.1:${pbx.httpPort}/snom/record?mac=${mac}&callid=${callId}`);
   const body = await res.text();
-  const line = await until('the key press in the log', () => pbx.serve!.logged('snom record key')[logged]);
+  const line = await until('the key press in the log', () => pbx.serve!.logged('snom record key')[logged], undefined, serveSaid);
   return { status: res.status, body, outcome: line.outcome };
 }
 
+const serveSaid = () => `; serve said: ${JSON.stringify(pbx.serve?.lines.slice(-6))}`;
+
 const newJournal = async (before: number, what: string, timeoutMs?: number) =>
-  until(what, () => journals().length > before && journals().sort((a, b) => a.start.localeCompare(b.start)).at(-1), timeoutMs);
+  until(what, () => {
+    const all = pbx.journals();
+    return all.length > before && all.at(-1);
+  }, timeoutMs, serveSaid);
 
 test('an auto call (Anna → external) is journaled with parties, rule, duration, size and the audio\'s SHA-256', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const c = await call('201', EXTERNAL, [{ audio: true }, { pause: 4000 }, { hangup: true }], null);
   await c.done();
   const j = await newJournal(before, 'the journal');
@@ -110,7 +79,7 @@ test('an auto call (Anna → external) is journaled with parties, rule, duration
 });
 
 function audioPath(j: Journal): string {
-  const path = audioFiles().find((f) => f.endsWith(`/${j.audio}`));
+  const path = pbx.audioFiles().find((f) => f.endsWith(`/${j.audio}`));
   if (!path) throw new Error(`audio ${j.audio} not found`);
   return path;
 }
@@ -124,20 +93,20 @@ function rms(wav: Buffer): number {
 }
 
 test('a rejected and an unanswered inbound call to an auto-recorded user leave no journal and no audio file', async () => {
-  const before = journals().length;
-  const files = audioFiles().length;
+  const before = pbx.journals().length;
+  const files = pbx.audioFiles().length;
   const rejected = await call(EXTERNAL, '201', [{ hangup: true }], { reject: true });
   await rejected.done();
   const unanswered = await call(EXTERNAL, '202', [{ hangup: true }], { noAnswer: true }, 1500);
   await unanswered.done();
-  await until('serve to discard both header-only files', () => (pbx.serve!.lines.filter((l) => /discard|too short|nothing to journal|header/i.test(l.msg)).length >= 2 || audioFiles().length === files) && audioFiles().length === files, 10_000);
+  await until('serve to discard both header-only files', () => pbx.audioFiles().length === files, 10_000, serveSaid);
   await sleep(1500);
-  assert.is(journals().length, before, 'no journal');
-  assert.is(audioFiles().length, files, 'no audio file left behind');
+  assert.is(pbx.journals().length, before, 'no journal');
+  assert.is(pbx.audioFiles().length, files, 'no audio file left behind');
 });
 
 test('SNOM record key: Carla\'s phone sends its own Call-ID from its address; another phone\'s MAC is refused', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const since = ami.events.length;
   const c = await call('301', EXTERNAL, [{ audio: true }, { pause: 7000 }, { hangup: true }], null);
   const callId = await c.caller.waitCallId();
@@ -158,7 +127,7 @@ test('SNOM record key: Carla\'s phone sends its own Call-ID from its address; an
   assert.is(j.decision, 'manual');
   assert.is(j.caller.number, '301');
   assert.ok(j.durationSeconds >= 1 && j.durationSeconds <= 4, `duration ${j.durationSeconds}`);
-  assert.is(journals().length, before + 1, 'one recording for one key press pair');
+  assert.is(pbx.journals().length, before + 1, 'one recording for one key press pair');
 });
 
 async function login(): Promise<{ cookie: string; csrf: string }> {
@@ -179,7 +148,7 @@ async function webRecord(s: { cookie: string; csrf: string }, action: 'start' | 
 }
 
 test('web client: Carla starts and stops the recording of her current call', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const since = ami.events.length;
   const session = await login();
   const c = await call('301', EXTERNAL, [{ audio: true }, { pause: 6000 }, { hangup: true }], null);
@@ -194,7 +163,7 @@ test('web client: Carla starts and stops the recording of her current call', asy
 });
 
 test('DTMF feature code *1 (RFC 4733 from the phone) starts and stops Carla\'s recording', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const since = ami.events.length;
   const c = await call('301', EXTERNAL, [{ media: 6500, keys: [{ at: 1000, keys: '*1' }, { at: 4000, keys: '*1' }] }, { pause: 6500 }, { hangup: true }], null);
   await c.done();
@@ -205,7 +174,7 @@ test('DTMF feature code *1 (RFC 4733 from the phone) starts and stops Carla\'s r
 });
 
 test('SIP INFO Record: on/off (the phone\'s record button) starts and stops Carla\'s recording', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const c = await call('301', EXTERNAL, [{ audio: true }, { pause: 1000 }, { info: 'on' }, { pause: 2500 }, { info: 'off' }, { pause: 800 }, { hangup: true }], null);
   await c.done();
   assert.match(c.caller.logText(), /INFO-ANSWER 200/);
@@ -215,7 +184,7 @@ test('SIP INFO Record: on/off (the phone\'s record button) starts and stops Carl
 });
 
 test('under deny (the IVR prefix 9) the key, the web button, DTMF and SIP INFO all record nothing', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const since = ami.events.length;
   const session = await login();
   const c = await call('301', `9${EXTERNAL}`, [{ media: 6000, keys: [{ at: 2500, keys: '*1' }] }, { pause: 1500 }, { info: 'on' }, { pause: 4500 }, { hangup: true }], null);
@@ -228,12 +197,12 @@ test('under deny (the IVR prefix 9) the key, the web button, DTMF and SIP INFO a
   assert.match(c.caller.logText(), /INFO-ANSWER 403/, 'Asterisk refuses the record button: the feature is not armed');
   await sleep(1500);
   assert.is(ami.events.slice(since).filter((m) => m.event === 'MixMonitorStart').length, 0, 'nothing started MixMonitor');
-  assert.is(journals().length, before);
+  assert.is(pbx.journals().length, before);
 });
 
 test('serve stopped (SIGTERM) and killed (SIGKILL) during recorded calls: each recording is journaled once, soon after serve is back', async () => {
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    const before = journals().length;
+    const before = pbx.journals().length;
     const since = ami.events.length;
     const c = await call('201', EXTERNAL, [{ audio: true }, { pause: 4000 }, { hangup: true }], null);
     await bridged(since);
@@ -250,12 +219,12 @@ test('serve stopped (SIGTERM) and killed (SIGKILL) during recorded calls: each r
     assert.is(j.rule, 'sales-external', signal);
     assert.ok(j.durationSeconds >= 3, `${signal}: the whole call, ${j.durationSeconds} s`);
     await sleep(1000);
-    assert.is(journals().length, before + 1, `${signal}: journaled once`);
+    assert.is(pbx.journals().length, before + 1, `${signal}: journaled once`);
   }
 });
 
 test('Asterisk restarted mid-call: serve reconnects, the recording that ended with it is journaled, and the next call is recorded', async () => {
-  const before = journals().length;
+  const before = pbx.journals().length;
   const since = ami.events.length;
   const c = await call('201', EXTERNAL, [{ audio: true }, { pause: 8000 }, { hangup: true }], null);
   await bridged(since);
@@ -265,9 +234,9 @@ test('Asterisk restarted mid-call: serve reconnects, the recording that ended wi
   const j = await newJournal(before, 'the journal of the call cut by the restart', 30_000);
   assert.is(j.rule, 'sales-external');
   assert.ok(j.durationSeconds >= 1, `${j.durationSeconds} s`);
-  await until('serve back on AMI', () => pbx.serve!.logged('AMI resync done').length >= 2, 30_000);
+  await until('serve back on AMI', () => pbx.serve!.logged('AMI resync done').length >= 2, 30_000, serveSaid);
   ami = await pbx.ast.ami();
-  const again = journals().length;
+  const again = pbx.journals().length;
   const next = await call('201', EXTERNAL, [{ audio: true }, { pause: 2500 }, { hangup: true }], null);
   await next.done();
   const k = await newJournal(again, 'the next journal');
