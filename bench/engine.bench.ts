@@ -6,8 +6,8 @@
 //    Asterisk's CPU with serve attached and without.
 // Calls are Local channels: the caller side plays a milliwatt tone, the callee side answers and echoes, and the
 // caller side runs `mitschnitt-check` (Anna → external: auto) before dialing, exactly as a phone call would.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startEnginePbx, type EnginePbx } from '../test/engine/engine-pbx.ts';
 import { SippPhone } from '../test/engine/sip-phones.ts';
@@ -41,18 +41,6 @@ exten => s,1,Answer()
  same => n,Echo()
 `;
 
-function journalCount(pbx: EnginePbx): number {
-  let n = 0;
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory() && e.name !== '.mitschnitt') walk(join(d, e.name));
-      else if (e.name.endsWith('.json')) n++;
-    }
-  };
-  walk(pbx.spool);
-  return n;
-}
-
 /** Starts `n` recorded calls, lets them talk `talkMs`, hangs each up; answers what was measured. */
 async function callWave(pbx: EnginePbx, ami: TestAmi, n: number, talkMs: number, onTalking?: () => Promise<void>) {
   const since = ami.events.length;
@@ -80,7 +68,7 @@ async function callWave(pbx: EnginePbx, ami: TestAmi, n: number, talkMs: number,
   }
   const eventsSeconds = (performance.now() - t0) / 1000;
   const events = ami.events.length - since;
-  return { started: started.length, setupSeconds, events, eventsPerSecond: events / eventsSeconds, hungUpAt };
+  return { started: started.length, setupSeconds, eventsPerSecond: events / eventsSeconds, hungUpAt };
 }
 
 async function main(): Promise<void> {
@@ -89,12 +77,12 @@ async function main(): Promise<void> {
     // The bench's own listener takes only what it measures by (server-side filter).
     const ami = await pbx.ast.ami();
     await ami.action('Filter', { Operation: 'Add', Filter: 'Event: (MixMonitorStart|BridgeEnter|Hangup)' });
-    console.log(`machine: ${(await import('node:os')).cpus().length} cores (shared); real Asterisk 22.10.1; ${CALLS} concurrent calls, ${TOGGLES} key presses`);
+    console.log(`machine: ${cpus().length} cores (shared); real Asterisk 22.10.1; ${CALLS} concurrent calls, ${TOGGLES} key presses`);
 
     // 1. The same wave of recorded calls with serve attached, then without: Asterisk's CPU, serve's CPU and RSS,
     //    hang-up → journal latency, every recording journaled once.
     const serve = await pbx.startServe();
-    const journalsBefore = journalCount(pbx);
+    const journalsBefore = pbx.journals().length;
     const serveCpu0 = cpuSeconds(serve.pid);
     const astCpu0 = cpuSeconds(pbx.ast.pid());
     const loggedBefore = serve.logged('recording journaled').length;
@@ -105,7 +93,7 @@ async function main(): Promise<void> {
     const astCpuServe = cpuSeconds(pbx.ast.pid()) - astCpu0;
     const serveCpu = cpuSeconds(serve.pid) - serveCpu0;
     const latencies = journalLatencies(serve.logged('recording journaled').slice(loggedBefore), ami, wave.hungUpAt);
-    console.log(`with serve: ${wave.started} calls recording after ${wave.setupSeconds.toFixed(1)} s; ${journalCount(pbx) - journalsBefore} journals written; recordings without a journal: ${wave.started - latencies.length}`);
+    console.log(`with serve: ${wave.started} calls recording after ${wave.setupSeconds.toFixed(1)} s; ${pbx.journals().length - journalsBefore} journals written; recordings without a journal: ${wave.started - latencies.length}`);
     console.log(`hang-up → journal: p50 ${ms(pct(latencies, 50))}, p99 ${ms(pct(latencies, 99))}, max ${ms(Math.max(...latencies))} (${latencies.length} recordings; hang-ups sent one by one over ${((Math.max(...wave.hungUpAt.values()) - Math.min(...wave.hungUpAt.values())) / 1000).toFixed(1)} s)`);
     console.log(`serve: CPU ${serveCpu.toFixed(2)} s for the wave, RSS ${rssMB(serve.pid).toFixed(0)} MB after it; AMI events at ${CALLS} calls: ${wave.eventsPerSecond.toFixed(0)}/s of the two kinds the bench listens to`);
     await serve.stop();
@@ -148,7 +136,7 @@ function journalLatencies(lines: readonly { [k: string]: unknown }[], ami: TestA
   const byUniqueid = new Map<string, number>();
   for (const e of ami.events) if (e.event === 'MixMonitorStart' && hungUpAt.has(e.get('Channel')!)) byUniqueid.set(e.get('Uniqueid')!, hungUpAt.get(e.get('Channel')!)!);
   const eventAt = new Map<string, number>();
-  for (const e of ami.events) if (e.event === 'Hangup' && byUniqueid.has(e.get('Uniqueid')!)) eventAt.set(e.get('Uniqueid')!, (e as unknown as { receivedAt: number }).receivedAt);
+  for (const e of ami.events) if (e.event === 'Hangup' && byUniqueid.has(e.get('Uniqueid')!)) eventAt.set(e.get('Uniqueid')!, ami.receivedAt(e)!);
   const toEvent = [...eventAt].map(([id, t]) => t - byUniqueid.get(id)!);
   if (toEvent.length) console.log(`hang-up action → Hangup event at an AMI listener: p50 ${ms(pct(toEvent, 50))}, p99 ${ms(pct(toEvent, 99))} (Asterisk's share of the latency below)`);
   const out: number[] = [];

@@ -292,6 +292,8 @@ export interface TestAmi {
   action(name: string, fields?: Record<string, string>, timeoutMs?: number): Promise<AmiResponse>;
   /** Every event received so far, in order. */
   readonly events: AmiMessage[];
+  /** When an event of `events` arrived (Date.now()), for latency figures. */
+  receivedAt(m: AmiMessage): number | undefined;
   /** Resolves with the first event (already received or coming) that matches. */
   waitFor(match: (m: AmiMessage) => boolean, timeoutMs?: number, what?: string, since?: number): Promise<AmiMessage>;
   close(): void;
@@ -300,12 +302,13 @@ export interface TestAmi {
 export async function connectAmi(port: number, username: string, secret: string): Promise<TestAmi> {
   const socket = net.connect(port, '127.0.0.1');
   const events: AmiMessage[] = [];
+  const arrivals = new WeakMap<AmiMessage, number>();
   const waiters = new Set<{ match: (m: AmiMessage) => boolean; resolve: (m: AmiMessage) => void }>();
   let bannerSeen!: () => void;
   const banner = new Promise<void>((r) => (bannerSeen = r));
   const conn = new AmiConnection(socket, silentLogger, {
     onEvent(m) {
-      (m as unknown as { receivedAt: number }).receivedAt = Date.now();
+      arrivals.set(m, Date.now());
       events.push(m);
       for (const w of waiters) if (w.match(m)) {
         waiters.delete(w);
@@ -321,6 +324,7 @@ export async function connectAmi(port: number, username: string, secret: string)
   return {
     action: (name, fields = {}, timeoutMs = 10_000) => conn.action(name, fields, timeoutMs),
     events,
+    receivedAt: (m) => arrivals.get(m),
     waitFor(match, timeoutMs = 15_000, what = 'an AMI event', since = 0) {
       const seen = events.slice(since).find(match);
       if (seen) return Promise.resolve(seen);
