@@ -34,13 +34,29 @@ exten => _**XXX,1,PickupChan(PJSIP/\${EXTEN:2})
 test.after(async () => m?.stop());
 test.after.each(async () => m.hangUpAll());
 
-const talk = [{ media: 5000 }, { pause: 5000 }, { hangup: true }] as const;
+/** The customer calls `number`, where Anna's and Carla's phones ring; only `who` answers. */
+async function customerCallsBoth(number: string, who: '201' | '301') {
+  await m.answer(who === '201' ? '301' : '201', [], undefined, { noAnswer: true });
+  await m.answer(who, [{ media: 4000 }, { awaitBye: true }], 800);
+  return m.dialIn(EXTERNAL, number, [{ media: 5000 }, { pause: 5000 }, { hangup: true }]);
+}
+
+/** The customer calls Carla, who lets it ring; Anna takes the call by dialing `code`. Answers the one new journal. */
+async function annaPicksUp(code: string) {
+  const before = m.pbx.journals().length;
+  await m.answer('301', [], undefined, { noAnswer: true });
+  const customer = await m.dialIn(EXTERNAL, '301', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
+  await m.channel(/^PJSIP\/301-/, 'Carla ringing');
+  await sleep(1000);
+  await m.dial('201', code, [{ media: 4000 }, { awaitBye: true }]);
+  await customer.done();
+  const [j] = await m.newJournals(before, 1);
+  return j!;
+}
 
 test('ring group (Dial(PJSIP/301&PJSIP/201)), Anna answers: customer ↔ Anna is recorded by her rule (callee Anna, inbound)', async () => {
   const before = m.pbx.journals().length;
-  await m.answer('301', [], undefined, { noAnswer: true });
-  await m.answer('201', [{ media: 4000 }, { awaitBye: true }], 800);
-  const customer = await m.dialIn(EXTERNAL, '650', [...talk]);
+  const customer = await customerCallsBoth('650', '201');
   await customer.done();
   const [j] = await m.newJournals(before, 1);
   assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
@@ -52,9 +68,7 @@ test('ring group (Dial(PJSIP/301&PJSIP/201)), Anna answers: customer ↔ Anna is
 test('ring group, Carla answers: customer ↔ Carla is not recorded (manual)', async () => {
   const before = m.pbx.journals().length;
   const since = m.ami.events.length;
-  await m.answer('201', [], undefined, { noAnswer: true });
-  await m.answer('301', [{ media: 4000 }, { awaitBye: true }], 800);
-  const customer = await m.dialIn(EXTERNAL, '650', [...talk]);
+  const customer = await customerCallsBoth('650', '301');
   await m.waitEvent((e) => e.event === 'BridgeEnter' && (e.get('Channel') ?? '').startsWith('PJSIP/301'), 'Carla answering', since);
   await customer.done();
   await sleep(2000);
@@ -64,9 +78,7 @@ test('ring group, Carla answers: customer ↔ Carla is not recorded (manual)', a
 
 test('queue with Anna and Carla: Anna answers → recorded; Carla answers → not', async () => {
   let before = m.pbx.journals().length;
-  await m.answer('301', [], undefined, { noAnswer: true });
-  await m.answer('201', [{ media: 4000 }, { awaitBye: true }], 800);
-  let customer = await m.dialIn(EXTERNAL, '660', [...talk]);
+  let customer = await customerCallsBoth('660', '201');
   await customer.done();
   const [j] = await m.newJournals(before, 1);
   assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
@@ -74,9 +86,7 @@ test('queue with Anna and Carla: Anna answers → recorded; Carla answers → no
   await m.hangUpAll();
   before = m.pbx.journals().length;
   const since = m.ami.events.length;
-  await m.answer('201', [], undefined, { noAnswer: true });
-  await m.answer('301', [{ media: 4000 }, { awaitBye: true }], 800);
-  customer = await m.dialIn(EXTERNAL, '660', [...talk]);
+  customer = await customerCallsBoth('660', '301');
   await m.waitEvent((e) => e.event === 'BridgeEnter' && (e.get('Channel') ?? '').startsWith('PJSIP/301'), 'Carla answering', since);
   await customer.done();
   assert.not.ok(m.ami.events.slice(since).some((e) => e.event === 'MixMonitorStart'), 'no MixMonitor anywhere');
@@ -85,32 +95,18 @@ test('queue with Anna and Carla: Anna answers → recorded; Carla answers → no
 });
 
 test('directed pickup: the customer calls Carla (not recorded), Anna picks up with **301: customer ↔ Anna is recorded', async () => {
-  const before = m.pbx.journals().length;
-  await m.answer('301', [], undefined, { noAnswer: true });
-  const customer = await m.dialIn(EXTERNAL, '301', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
-  await m.channel(/^PJSIP\/301-/, 'Carla ringing');
-  await sleep(1000);
-  await m.dial('201', '**301', [{ media: 4000 }, { awaitBye: true }]);
-  await customer.done();
-  const [j] = await m.newJournals(before, 1);
-  assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
-  assert.is(j!.caller.number, EXTERNAL);
-  assert.is(j!.callee.number, '201');
-  assert.is(j!.rule, 'sales-external');
+  const j = await annaPicksUp('**301');
+  assert.equal(numbers(j), ['0301234567', '201'], summary(j));
+  assert.is(j.caller.number, EXTERNAL);
+  assert.is(j.callee.number, '201');
+  assert.is(j.rule, 'sales-external');
 });
 
 test('group pickup (*8): the customer calls Carla, Anna of the same pickup group takes it: customer ↔ Anna is recorded', async () => {
-  const before = m.pbx.journals().length;
-  await m.answer('301', [], undefined, { noAnswer: true });
-  const customer = await m.dialIn(EXTERNAL, '301', [{ media: 9000 }, { pause: 9000 }, { hangup: true }]);
-  await m.channel(/^PJSIP\/301-/, 'Carla ringing');
-  await sleep(1000);
-  await m.dial('201', '*8', [{ media: 4000 }, { awaitBye: true }]);
-  await customer.done();
-  const [j] = await m.newJournals(before, 1);
-  assert.equal(numbers(j!), ['0301234567', '201'], summary(j!));
-  assert.is(j!.callee.number, '201');
-  assert.is(j!.rule, 'sales-external');
+  const j = await annaPicksUp('*8');
+  assert.equal(numbers(j), ['0301234567', '201'], summary(j));
+  assert.is(j.callee.number, '201');
+  assert.is(j.rule, 'sales-external');
 });
 
 test.run();

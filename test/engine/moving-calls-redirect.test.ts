@@ -2,7 +2,7 @@
 // Anna (201) and Ben (202) are sales (external calls recorded by sales-external); internal calls are not recorded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EXTERNAL, MovingCalls, numbers, sleep, summary, assertMovedFromAnnaToBen } from './moving-calls-support.ts';
+import { ANNA, CARRIER, EXTERNAL, MovingCalls, numbers, summary, assertMovedFromAnnaToBen } from './moving-calls-support.ts';
 
 let m: MovingCalls;
 test.before(async () => {
@@ -11,16 +11,12 @@ test.before(async () => {
 test.after(async () => m?.stop());
 test.after.each(async () => m.hangUpAll());
 
-const ANNA = /^PJSIP\/201-/;
 const BEN = /^PJSIP\/202-/;
-const CARRIER = new RegExp(`^Local/${EXTERNAL}@to-carrier-.*;1$`);
 
 test('Redirect of the recording leg (Anna to Ben): the MixMonitor staying on Anna is stopped as soon as she talks to Ben; Anna ↔ Ben (internal) is not recorded', async () => {
   const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 4000 }, { hangup: true }]);
-  await m.dial('201', EXTERNAL, [{ audio: true }, { awaitBye: true }]);
-  await m.together(ANNA, CARRIER);
-  await sleep(3000);
+  await m.annaCallsOut(3000);
   const r = await m.ami.action('Redirect', { Channel: await m.channel(ANNA), Context: 'from-internal', Exten: '202', Priority: '1' });
   assert.ok(r.ok, r.message.get('Message'));
   await m.together(ANNA, BEN);
@@ -39,9 +35,7 @@ test('Redirect of the recording leg (Anna to Ben): the MixMonitor staying on Ann
 test('Redirect of the other leg (the customer to Ben, as an operator panel transfers): part 1 Anna ↔ customer, part 2 customer ↔ Ben, linked', async () => {
   const before = m.pbx.journals().length;
   const ben = await m.answer('202', [{ audio: true }, { pause: 3000 }, { hangup: true }]);
-  await m.dial('201', EXTERNAL, [{ audio: true }, { awaitBye: true }]);
-  await m.together(ANNA, CARRIER);
-  await sleep(2500);
+  await m.annaCallsOut(2500);
   const r = await m.ami.action('Redirect', { Channel: await m.channel(CARRIER), Context: 'from-internal', Exten: '202', Priority: '1' });
   assert.ok(r.ok, r.message.get('Message'));
   await ben.done();

@@ -9,6 +9,9 @@ import { SippPhone, type Step } from './sip-phones.ts';
 
 export const EXTERNAL = '0301234567';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Anna's phone, and the carrier's side of her external call (the leg an operator moves to put the customer through). */
+export const ANNA = /^PJSIP\/201-/;
+export const CARRIER = new RegExp(`^Local/${EXTERNAL}@to-carrier-.*;1$`);
 
 export class MovingCalls {
   phones: SippPhone[] = [];
@@ -40,6 +43,14 @@ export class MovingCalls {
 
   dial(from: string, to: string, steps: Step[]): Promise<SippPhone> {
     return SippPhone.call(this.pbx.ast.sipPort, { from, to, steps }).then((p) => (this.phones.push(p), p));
+  }
+
+  /** Anna calls the customer (recorded by sales-external); once they are bridged they talk `talkMs` before the test moves the call. */
+  async annaCallsOut(talkMs: number, steps: Step[] = [{ audio: true }, { awaitBye: true }]): Promise<SippPhone> {
+    const anna = await this.dial('201', EXTERNAL, steps);
+    await this.together(ANNA, CARRIER);
+    await sleep(talkMs);
+    return anna;
   }
 
   /** A customer's call from outside: through the carrier trunk endpoint into `[from-trunk]`. */
