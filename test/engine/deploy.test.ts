@@ -64,6 +64,12 @@ async function commit(message: string): Promise<void> {
   await git.push();
 }
 
+function setRuleActive(id: string, active: boolean): void {
+  const doc = readJson<{ rules: { id: string; active?: boolean }[] }>(join(rules, 'rules.json'));
+  doc.rules.find((x) => x.id === id)!.active = active;
+  writeJson(join(rules, 'rules.json'), doc);
+}
+
 const deploy = () => cli(['deploy', '--identity', key, '--rules', rules, '--out', out, '--cron-dir', cronDir, '--systemd-dir', systemdDir], { cwd: repo });
 
 test.before(async () => {
@@ -114,9 +120,7 @@ test('deploy into the running Asterisk: the reload is verified and calls decide 
 });
 
 test('a rule change deployed: calls decide the new way', async () => {
-  const doc = readJson<{ rules: { id: string; active?: boolean }[] }>(join(rules, 'rules.json'));
-  doc.rules.find((x) => x.id === 'sales-external')!.active = false;
-  writeJson(join(rules, 'rules.json'), doc);
+  setRuleActive('sales-external', false);
   await commit('sales-external paused');
   const r = await deploy();
   assert.is(r.code, 0, r.stdout + r.stderr);
@@ -127,9 +131,7 @@ test('a rule change deployed: calls decide the new way', async () => {
 test('a deploy Asterisk refuses to load (the admin\'s extensions.conf now names a missing file) is rolled back; calls decide the old way', async () => {
   const before = readFileSync(join(hostDir, 'current/asterisk/extensions_mitschnitt.conf'), 'utf8');
   writeFileSync(join(ast.etc, 'extensions.conf'), `${readFileSync(join(ast.etc, 'extensions.conf'), 'utf8')}#include "admin-typo.conf"\n`);
-  const doc = readJson<{ rules: { id: string; active?: boolean }[] }>(join(rules, 'rules.json'));
-  doc.rules.find((x) => x.id === 'sales-external')!.active = true;
-  writeJson(join(rules, 'rules.json'), doc);
+  setRuleActive('sales-external', true);
   await commit('sales-external back on');
   const r = await deploy();
   assert.is(r.code, 1, r.stdout + r.stderr);
