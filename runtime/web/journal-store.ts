@@ -129,15 +129,13 @@ export class JournalStore {
     try {
       mkdirSync(join(file, '..'), { recursive: true });
       const opened = options.damaged ? { problem: options.damaged } : openChecked(file);
-      if (opened.version) {
-        log.info('web journal index is of another version; rebuilt from the journals', { file, version: opened.version, expected: String(SCHEMA_VERSION) });
+      if (opened.version || opened.problem) {
+        if (opened.version) log.info('web journal index is of another version; rebuilt from the journals', { file, version: opened.version, expected: String(SCHEMA_VERSION) });
+        else log.warn('web journal index damaged; moved aside and rebuilt from the journals', { file, damaged: `${file}.damaged`, problem: opened.problem });
         opened.db?.close();
-        for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-        db = openChecked(file).db;
-      } else if (opened.problem) {
-        log.warn('web journal index damaged; moved aside and rebuilt from the journals', { file, damaged: `${file}.damaged`, problem: opened.problem });
-        opened.db?.close();
-        setAside(file);
+        for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
+        if (opened.version) rmSync(file, { force: true });
+        else renameSync(file, `${file}.damaged`);
         db = openChecked(file).db;
       } else db = opened.db;
     } catch (err) {
@@ -309,11 +307,6 @@ export function isCorruption(err: unknown): boolean {
   return err instanceof Database.SqliteError && /^SQLITE_(CORRUPT|NOTADB)/.test(err.code);
 }
 
-function setAside(file: string): void {
-  for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
-  renameSync(file, `${file}.damaged`);
-}
-
 /**
  * Opens the file and reads its header, schema and meta table: cheap, so a start stays fast at any size. A page
  * damaged further in shows up as SQLITE_CORRUPT when it is used (see JournalIndex), not here: SQLite's
@@ -330,9 +323,9 @@ function openChecked(file: string): { db?: Database.Database; problem?: string; 
       return tables.n === 0 ? { db } : { db, problem: 'not a mitschnitt index' };
     }
     const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get();
-    if (typeof version === 'string' && /^\d+$/.test(version) && version !== String(SCHEMA_VERSION)) return { db, version };
-    if (version !== String(SCHEMA_VERSION)) return { db, problem: `schema version ${String(version)}, expected ${SCHEMA_VERSION}` };
-    return { db };
+    if (version === String(SCHEMA_VERSION)) return { db };
+    // A number is an index another release built (sound, laid out differently); anything else we never wrote.
+    return typeof version === 'string' && /^\d+$/.test(version) ? { db, version } : { db, problem: `schema version ${String(version)}, expected ${SCHEMA_VERSION}` };
   } catch (err) {
     // SQLITE_NOTADB, SQLITE_CORRUPT and friends: a file we cannot trust.
     if (err instanceof Database.SqliteError) return { db, problem: err.message };
