@@ -3,11 +3,11 @@
 // call, and what another user does not see. Screenshots go to test-output/ for a human look.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { auditLogPath } from '../../runtime/web/audit-log.ts';
-import { MemoryCallControl, PASSWORDS, startHarness, writeRecording, type Harness } from './support.ts';
+import { BEN, MemoryCallControl, PASSWORDS, startHarness, writeRecording, type Harness } from './support.ts';
 
 const OUT = join(process.cwd(), 'test-output');
 const test = suite<{ h: Harness & { fixtures: Awaited<ReturnType<typeof startHarness>>['fixtures'] }; calls: MemoryCallControl; browser: Browser; anna: Page; carla: Page }>(
@@ -215,14 +215,15 @@ test('as a visitor and as Ben the page logs no console error; Ben sees part 2 of
   await page.waitForSelector('#login:not([hidden])');
   assert.equal(errors, [], 'signed out: no console error (no 401 on the first request)');
 
-  const part2 = writeRecording(h.spool, { id: '1764300010.21-1764300011', start: new Date(2026, 10, 27, 9, 0, 1), seconds: 2, caller: { number: '0301234567' }, callee: { number: '202', name: 'Ben Schulz', userId: 'ben' }, direction: 'inbound' });
-  const j2 = JSON.parse(readFileSync(part2.journal, 'utf8'));
-  writeFileSync(part2.journal, JSON.stringify({ ...j2, previousPart: '1764300000.20-1764300000', participants: [{ number: '0301234567' }, { number: '202', name: 'Ben Schulz', userId: 'ben' }] }));
+  const part2 = writeRecording(h.spool, {
+    id: '1764300010.21-1764300011', start: new Date(2026, 10, 27, 9, 0, 1), seconds: 2, caller: { number: '0301234567' }, callee: BEN, direction: 'inbound',
+    journal: { previousPart: '1764300000.20-1764300000', participants: [{ number: '0301234567' }, BEN] },
+  });
   calls.emitJournal(part2.journal);
-  const objected = writeRecording(h.spool, { id: '1764300020.22-1764300022', start: new Date(2026, 10, 27, 9, 0, 2), seconds: 2, caller: { number: '0307777777' }, callee: { number: '202', name: 'Ben Schulz', userId: 'ben' }, direction: 'inbound' });
-  const j3 = JSON.parse(readFileSync(objected.journal, 'utf8'));
-  delete j3.sha256;
-  writeFileSync(objected.journal, JSON.stringify({ ...j3, objection: { at: '2026-11-27T08:00:05.000Z' }, audioDiscarded: true, sizeBytes: 0 }));
+  const objected = writeRecording(h.spool, {
+    id: '1764300020.22-1764300022', start: new Date(2026, 10, 27, 9, 0, 2), seconds: 2, caller: { number: '0307777777' }, callee: BEN, direction: 'inbound',
+    journal: { objection: { at: '2026-11-27T08:00:05.000Z' }, audioDiscarded: true, sizeBytes: 0, sha256: undefined },
+  });
   rmSync(objected.audio);
   calls.emitJournal(objected.journal);
 

@@ -1,12 +1,12 @@
 // The web client for calls that moved and callers who objected: each party sees the call from their own side
 // (a transfer target sees the customer and "inbound"), an objection is marked and a discarded recording offers
-// nothing to play; the page's first request answers 200 signed in or not (no 401 in a visitor's console).
+// nothing to play; the page's first request answers 200 signed in or not (no 401 in a visitor's console). What the
+// page makes of these answers (the mark, no play button, no console error) browser.test.ts checks in Chromium.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { Journal } from '../../runtime/journal.ts';
-import type { MemoryCallControl } from './support.ts';
-import { ANNA, BEN, login, startHarness, writeRecording, type Harness } from './support.ts';
+import { ANNA, BEN, login, startHarness, writeRecording, type Harness, type Party } from './support.ts';
 
 const test = suite<{ h: Harness }>('web: moved calls and objections');
 
@@ -33,21 +33,14 @@ async function rows(h: Harness, user: string): Promise<Row[]> {
 }
 
 /** A journal as the runtime writes it, announced to the web index as the runtime does. */
-function announce(h: Harness, edit: (j: Journal) => void, id: string, caller: typeof ANNA | { number: string }, callee: typeof ANNA | { number: string }): string {
-  const r = writeRecording(h.spool, { id, start: new Date(2026, 10, 25, 9, 0, Number(id.slice(-1))), seconds: 2, caller, callee, direction: 'inbound' });
-  const j = JSON.parse(readFileSync(r.journal, 'utf8')) as Journal;
-  edit(j);
-  writeFileSync(r.journal, JSON.stringify(j));
-  if (j.audioDiscarded) rmSync(r.audio);
-  (h.calls as MemoryCallControl).emitJournal(r.journal);
-  return r.journal;
+function announce(h: Harness, journal: Partial<Journal>, id: string, caller: Party, callee: Party): void {
+  const r = writeRecording(h.spool, { id, start: new Date(2026, 10, 25, 9, 0, Number(id.slice(-1))), seconds: 2, caller, callee, direction: 'inbound', journal });
+  if (journal.audioDiscarded) rmSync(r.audio);
+  h.calls.emitJournal(r.journal);
 }
 
 test('part 2 of a transferred call (customer → Ben): Ben sees the customer and inbound, Anna (part 1 only) does not see part 2', async ({ h }) => {
-  announce(h, (j) => {
-    j.previousPart = '1764100000.20-1764100000';
-    j.participants = [{ number: '0301234567' }, BEN];
-  }, '1764100010.21-1764100011', { number: '0301234567' }, BEN);
+  announce(h, { previousPart: '1764100000.20-1764100000', participants: [{ number: '0301234567' }, BEN] }, '1764100010.21-1764100011', { number: '0301234567' }, BEN);
   await new Promise((r) => setTimeout(r, 100));
   const ben = (await rows(h, 'ben')).find((r) => r.id === '1764100010.21-1764100011');
   assert.ok(ben, 'Ben sees his part');
@@ -57,12 +50,7 @@ test('part 2 of a transferred call (customer → Ben): Ben sees the customer and
 });
 
 test('an objected recording is marked; a discarded one says so (and its audio is gone: 404)', async ({ h }) => {
-  announce(h, (j) => {
-    j.objection = { at: '2026-11-25T08:00:05.000Z' };
-    j.audioDiscarded = true;
-    j.sizeBytes = 0;
-    delete j.sha256;
-  }, '1764100020.22-1764100022', { number: '0307777777' }, ANNA);
+  announce(h, { objection: { at: '2026-11-25T08:00:05.000Z' }, audioDiscarded: true, sizeBytes: 0, sha256: undefined }, '1764100020.22-1764100022', { number: '0307777777' }, ANNA);
   await new Promise((r) => setTimeout(r, 100));
   const row = (await rows(h, 'anna')).find((r) => r.id === '1764100020.22-1764100022');
   assert.ok(row);
@@ -71,11 +59,9 @@ test('an objected recording is marked; a discarded one says so (and its audio is
   const s = await login(h.base, 'anna');
   const audio = await fetch(`${h.base}/api/recordings/1764100020.22-1764100022/audio`, { headers: { Cookie: s.cookie } });
   assert.is(audio.status, 404);
-  const page = readFileSync(new URL('../../runtime/web/static/app.js', import.meta.url), 'utf8');
-  assert.match(page, /row\.audioDiscarded \? el\('div', \{ class: 'action-buttons' \}\)/, 'the page offers no play/download for it');
 });
 
-test('GET /api/session answers 200 signed out ({signedIn:false}) and signed in (user, csrf); the page starts with it', async ({ h }) => {
+test('GET /api/session answers 200 signed out ({signedIn:false}) and signed in (user, csrf)', async ({ h }) => {
   const out = await fetch(`${h.base}/api/session`);
   assert.is(out.status, 200);
   assert.equal(await out.json(), { signedIn: false });
@@ -85,8 +71,6 @@ test('GET /api/session answers 200 signed out ({signedIn:false}) and signed in (
   assert.is(body.signedIn, true);
   assert.is(body.user.id, 'ben');
   assert.is(body.csrf, s.csrf);
-  const page = readFileSync(new URL('../../runtime/web/static/app.js', import.meta.url), 'utf8');
-  assert.match(page, /api\('\/api\/session'\)/);
 });
 
 test.run();

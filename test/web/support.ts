@@ -97,6 +97,8 @@ export interface FixtureRecording {
   origin?: 'internal' | 'external';
   decision?: 'auto' | 'force' | 'manual';
   rule?: string | null;
+  /** Journal fields set over the fixture's (undefined ones are left out of the file). */
+  journal?: Partial<Journal>;
 }
 
 /** Writes `<spool>/YYYY/MM/DD/<id>.wav` and its journal (per the journal contract); returns the two paths. */
@@ -130,6 +132,7 @@ export function writeRecording(spool: string, r: FixtureRecording): { audio: str
       uniqueid: r.id.split('-')[0],
       linkedid: r.id.split('-')[0],
       retentionDays: 90,
+      ...r.journal,
   };
   writeFileSync(journal, JSON.stringify(entry));
   return { audio, journal, bytes };
