@@ -14,7 +14,7 @@ import type { Policy, PolicyUser } from '../generator/policy.ts';
 import { hashPassword } from '../runtime/web/password-hash.ts';
 import { indexPath } from '../runtime/web/journal-store.ts';
 import { storeWebUserHash } from '../runtime/web/web-users-file.ts';
-import { openEvents, testPolicy, type Harness, type SignedIn } from '../test/web/support.ts';
+import { login, openEvents, testPolicy, type Harness, type SignedIn } from '../test/web/support.ts';
 import { prng } from '../test/support/prng.ts';
 
 const JOURNALS = Number(process.env.BENCH_INDEX_JOURNALS ?? 100_000);
@@ -85,11 +85,7 @@ try {
   for (const id of ['u0', 'u5']) await storeWebUserHash(secrets, id, await hashPassword(`password-${id}`));
 
   const cold = await startAndFirstPage();
-  let coldMemory = await memory(cold.base);
-  while (coldMemory.readyAfterMs === null) {
-    await new Promise((r) => setTimeout(r, 200));
-    coldMemory = await memory(cold.base);
-  }
+  const coldMemory = await memoryOnceReady(cold.base, 200);
   console.log(
     `cold start (no index file): first page after ${(cold.firstPageMs / 1000).toFixed(2)} s (HTTP up after ${(cold.upMs / 1000).toFixed(2)} s; ` +
       `newest days are indexed first), index complete after ${(coldMemory.readyAfterMs / 1000).toFixed(1)} s; RSS ${coldMemory.rssMB.toFixed(0)} MB, ` +
@@ -97,11 +93,7 @@ try {
   );
   await stop();
   const warm = await startAndFirstPage();
-  let warmReady = (await memory(warm.base)).readyAfterMs;
-  while (warmReady === null) {
-    await new Promise((r) => setTimeout(r, 50));
-    warmReady = (await memory(warm.base)).readyAfterMs;
-  }
+  const warmReady = (await memoryOnceReady(warm.base, 50)).readyAfterMs;
   console.log(
     `warm start (index file present, no change): first page after ${(warm.firstPageMs / 1000).toFixed(2)} s (goal < 2 s; HTTP up after ` +
       `${(warm.upMs / 1000).toFixed(2)} s, of which Node + tsx loading the sources is most; day folders checked after ${(warmReady / 1000).toFixed(2)} s)`,
@@ -152,7 +144,7 @@ try {
     listed.push(performance.now() - t0);
   }
   events.close();
-  const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))].toFixed(1);
+  const p = (xs: number[], q: number) => percentile(xs, q).toFixed(1);
   console.log(`new recording visible: SSE event p50 ${p(sse, 0.5)} ms, p99 ${p(sse, 0.99)} ms; in the list p50 ${p(listed, 0.5)} ms, p99 ${p(listed, 0.99)} ms (goal < 1 s; includes the journal's fsync)`);
   const rescan = (await (await fetch(`${base}/bench/rescan`, { method: 'POST' })).json()) as { ms: number; daysListed: number };
   console.log(`periodic rescan (finds journals nobody announced): ${rescan.ms.toFixed(0)} ms, ${rescan.daysListed} day folder(s) listed`);
@@ -188,9 +180,23 @@ async function memory(base: string): Promise<{ rssMB: number; peakMB: number; re
   return (await (await fetch(`${base}/bench/memory`)).json()) as { rssMB: number; peakMB: number; readyAfterMs: number | null };
 }
 
+/** The web client's figures once its start-up scan has finished. */
+async function memoryOnceReady(base: string, pollMs: number): Promise<{ rssMB: number; peakMB: number; readyAfterMs: number }> {
+  for (;;) {
+    const m = await memory(base);
+    if (m.readyAfterMs !== null) return { ...m, readyAfterMs: m.readyAfterMs };
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 async function cookieFor(base: string, id: string): Promise<string> {
-  const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: id, password: `password-${id}` }) });
-  return res.headers.get('set-cookie')!.split(';')[0];
+  return (await login(base, id, `password-${id}`)).cookie;
+}
+
+/** Nearest-rank quantile. */
+function percentile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 async function measure(base: string, label: string, cookie: string, query: string): Promise<void> {
@@ -203,7 +209,6 @@ async function measure(base: string, label: string, cookie: string, query: strin
     times.push(performance.now() - started);
     rows += body.rows.length;
   }
-  times.sort((a, b) => a - b);
-  const p = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))].toFixed(2);
+  const p = (q: number) => percentile(times, q).toFixed(2);
   console.log(`${label.padEnd(52)} p50 ${p(0.5).padStart(7)} ms  p99 ${p(0.99).padStart(7)} ms  (${(rows / REQUESTS).toFixed(1)} rows)`);
 }
