@@ -207,7 +207,7 @@ function renderRows() {
         el('td', { 'data-label': t('recording') }, rec, ...marks),
         el('td', { 'data-label': t('rule'), text: row.ruleName ?? row.rule ?? `(${t(row.decision)})` }),
         // Discarded after the caller objected: there is no audio to play or fetch.
-        el('td', { class: 'actions' }, row.audioDiscarded ? el('div', { class: 'action-buttons' }) : el('div', { class: 'action-buttons' }, playButton, download)),
+        el('td', { class: 'actions' }, el('div', { class: 'action-buttons' }, ...(row.audioDiscarded ? [] : [playButton, download]))),
       ),
     );
   }
