@@ -263,33 +263,10 @@ export class JournalIndex {
       // folder of a rebuild. Small journals are read synchronously, yielding between slices: several times faster
       // than promise-based reads (one thread-pool round trip per open/stat/read/close), and the event loop never
       // stalls for more than one slice (a few ms).
-      for (let listed = true; listed; ) {
-        const items: { day: string; summary: RecordingSummary }[] = [];
-        while (items.length < READ_SLICE) {
-          let entry: Dirent | null;
-          try {
-            entry = listing.readSync();
-          } catch {
-            return true; // the folder went away half-listed: what is gone is not known, the next scan lists it again
-          }
-          if (!entry) {
-            listed = false;
-            break;
-          }
-          const name = entry.name;
-          // Temp files and the runtime's `.pending.json` sidecars are not journals.
-          if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
-          const id = name.slice(0, -'.json'.length);
-          if (!isRecordingId(id) || vanished.delete(id)) continue;
-          const path = join(dir, name);
-          if (this.unusable.has(path)) {
-            unusableBefore.delete(path);
-            continue;
-          }
-          const summary = this.parse(path, readSyncOrError(path));
-          if (summary) items.push({ day, summary });
-        }
-        const added = this.guard(() => this.store.insert(items));
+      for (;;) {
+        const slice = this.readSlice(listing, day, vanished, unusableBefore);
+        if (!slice) return true; // the folder went away half-listed: what is gone is not known, the next scan lists it again
+        const added = this.guard(() => this.store.insert(slice.items));
         result.added += added.length;
         if (announce) added.forEach(announce);
         await new Promise((resolve) => setImmediate(resolve));
@@ -298,6 +275,7 @@ export class JournalIndex {
           this.lastProgressLog = Date.now();
           this.log.info('web journal index: reading journals', { added: result.added, day });
         }
+        if (slice.listedToEnd) break;
       }
     } finally {
       listing.closeSync();
@@ -308,6 +286,38 @@ export class JournalIndex {
       this.store.setDayState(day, { mtimeNs: String(info.mtimeNs), listedAt });
     });
     return true;
+  }
+
+  /**
+   * The next journals of a day folder's listing that are not indexed yet, up to READ_SLICE of them; undefined when
+   * the folder went away half-listed. Each id listed is struck off `vanished`, each known-unusable path off
+   * `unusableLeft`.
+   */
+  private readSlice(listing: Dir, day: string, vanished: Set<string>, unusableLeft: Set<string>): { items: { day: string; summary: RecordingSummary }[]; listedToEnd: boolean } | undefined {
+    const dir = join(this.spool, day);
+    const items: { day: string; summary: RecordingSummary }[] = [];
+    while (items.length < READ_SLICE) {
+      let entry: Dirent | null;
+      try {
+        entry = listing.readSync();
+      } catch {
+        return undefined;
+      }
+      if (!entry) return { items, listedToEnd: true };
+      const name = entry.name;
+      // Temp files and the runtime's `.pending.json` sidecars are not journals.
+      if (!name.endsWith('.json') || name.endsWith('.pending.json') || name.startsWith('.')) continue;
+      const id = name.slice(0, -'.json'.length);
+      if (!isRecordingId(id) || vanished.delete(id)) continue;
+      const path = join(dir, name);
+      if (this.unusable.has(path)) {
+        unusableLeft.delete(path);
+        continue;
+      }
+      const summary = this.parse(path, readSyncOrError(path));
+      if (summary) items.push({ day, summary });
+    }
+    return { items, listedToEnd: false };
   }
 
   /** The day folders, as paths relative to the spool (`YYYY/MM/DD`). */
