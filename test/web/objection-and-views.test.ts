@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import type { Journal } from '../../runtime/journal.ts';
+import { waitFor } from '../runtime/runtime-env.ts';
 import { ANNA, BEN, login, startHarness, writeRecording, type Harness, type Party } from './support.ts';
 
 const test = suite<{ h: Harness }>('web: moved calls and objections');
@@ -32,16 +33,16 @@ async function rows(h: Harness, user: string): Promise<Row[]> {
   return ((await res.json()) as { rows: Row[] }).rows;
 }
 
-/** A journal as the runtime writes it, announced to the web index as the runtime does. */
-function announce(h: Harness, journal: Partial<Journal>, id: string, caller: Party, callee: Party): void {
+/** A journal as the runtime writes it, announced to the web index as the runtime does; resolves once indexed. */
+async function announce(h: Harness, journal: Partial<Journal>, id: string, caller: Party, callee: Party): Promise<void> {
   const r = writeRecording(h.spool, { id, start: new Date(2026, 10, 25, 9, 0, Number(id.slice(-1))), seconds: 2, caller, callee, direction: 'inbound', journal });
   if (journal.audioDiscarded) rmSync(r.audio);
   h.calls.emitJournal(r.journal);
+  await waitFor(`${id} indexed`, () => h.web.index.get(id));
 }
 
 test('part 2 of a transferred call (customer → Ben): Ben sees the customer and inbound, Anna (part 1 only) does not see part 2', async ({ h }) => {
-  announce(h, { previousPart: '1764100000.20-1764100000', participants: [{ number: '0301234567' }, BEN] }, '1764100010.21-1764100011', { number: '0301234567' }, BEN);
-  await new Promise((r) => setTimeout(r, 100));
+  await announce(h, { previousPart: '1764100000.20-1764100000', participants: [{ number: '0301234567' }, BEN] }, '1764100010.21-1764100011', { number: '0301234567' }, BEN);
   const ben = (await rows(h, 'ben')).find((r) => r.id === '1764100010.21-1764100011');
   assert.ok(ben, 'Ben sees his part');
   assert.is(ben!.peer.number, '0301234567');
@@ -50,8 +51,7 @@ test('part 2 of a transferred call (customer → Ben): Ben sees the customer and
 });
 
 test('an objected recording is marked; a discarded one says so (and its audio is gone: 404)', async ({ h }) => {
-  announce(h, { objection: { at: '2026-11-25T08:00:05.000Z' }, audioDiscarded: true, sizeBytes: 0, sha256: undefined }, '1764100020.22-1764100022', { number: '0307777777' }, ANNA);
-  await new Promise((r) => setTimeout(r, 100));
+  await announce(h, { objection: { at: '2026-11-25T08:00:05.000Z' }, audioDiscarded: true, sizeBytes: 0, sha256: undefined }, '1764100020.22-1764100022', { number: '0307777777' }, ANNA);
   const row = (await rows(h, 'anna')).find((r) => r.id === '1764100020.22-1764100022');
   assert.ok(row);
   assert.is(row!.objectedAt, '2026-11-25T08:00:05.000Z');
