@@ -14,7 +14,7 @@ export interface Sshd {
   hostKeyPublic: string;
   clientKeyPath: string;
   dir: string;
-  /** PIDs of the per-connection sshd processes (children of the listener). */
+  /** PIDs of the per-connection sshd processes (monitors and their unprivileged children); SIGKILL cuts the connections. */
   sessionPids(): number[];
   stop(): Promise<void>;
 }
@@ -57,6 +57,31 @@ function childPids(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Every sshd process below the listener: each connection's monitor and its unprivileged child. The child carries the
+ * connection's traffic and starts its commands, and it lives on after its monitor is killed until it next asks the
+ * monitor for something, so killing only the monitors does not cut a connection. Shells and sudo below them are left
+ * alone, as a real cut leaves them.
+ */
+function sshdPidsBelow(pid: number): number[] {
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const child of childPids(parent)) {
+      let comm = '';
+      try {
+        comm = readFileSync(`/proc/${child}/comm`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (comm !== 'sshd') continue;
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
 }
 
 export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
@@ -108,7 +133,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     hostKeyPublic: readFileSync(`${hostKeyPath}.pub`, 'utf8').split(' ').slice(0, 2).join(' '),
     clientKeyPath,
     dir,
-    sessionPids: () => childPids(child.pid!),
+    sessionPids: () => sshdPidsBelow(child.pid!),
     stop: async () => {
       for (const pid of childPids(child.pid!)) {
         try {
