@@ -10,11 +10,10 @@ import {
   listQueue,
   queueDir,
   saveQueueItem,
-  stateDir,
   type Destination,
   type QueueItem,
 } from './delivery-queue.ts';
-import type { Journal } from './journal.ts';
+import { stateDir, type Journal } from './journal.ts';
 import type { Logger } from './log.ts';
 
 export interface BatchOptions {

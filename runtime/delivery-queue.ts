@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileExclusive } from './exclusive-file.ts';
+import { stateDir } from './journal.ts';
 
 /**
  * The durable delivery queue: one JSON file per recording in `<spool>/.mitschnitt/queue/<id>.json`.
@@ -48,10 +49,6 @@ export interface QueueItem {
 
 /** Where a queue item lives: waiting (queue/), fully delivered (delivered/) or given up (dead/). */
 export type QueueState = 'queue' | 'delivered' | 'dead';
-
-export function stateDir(spool: string): string {
-  return join(spool, '.mitschnitt');
-}
 
 export function queueDir(spool: string, state: QueueState = 'queue'): string {
   return join(stateDir(spool), state);

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { retentionDayBounds } from '../generator/retention.ts';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { UserError } from '../bin/cli-support.ts';
 import type { Policy } from '../generator/policy.ts';
 import { acquireBatchLock } from './batch-lock.ts';
-import { queueDir, queuedIds, stateDir } from './delivery-queue.ts';
-import type { Journal } from './journal.ts';
+import { DeletionLog, type DeletionRecord } from './deletion-log.ts';
+import { queueDir, queuedIds } from './delivery-queue.ts';
+import { stateDir, type Journal } from './journal.ts';
 import { HoldSet } from './legal-hold.ts';
 import type { Logger } from './log.ts';
 
@@ -37,23 +37,6 @@ export interface ExpireSummary {
   problems: { path: string; error: string }[];
 }
 
-/** One line of `<spool>/.mitschnitt/deletions.log`: evidence of what was deleted, when and why. */
-export interface DeletionRecord {
-  id: string;
-  /** SHA-256 of the audio (from its journal, or computed for audio without a journal). */
-  sha256: string | null;
-  /** SHA-256 of the journal file's bytes, so the journal hash chain stays checkable across deletions. */
-  journalSha256: string | null;
-  deletedAt: string;
-  reason: 'retention' | 'retention-no-journal' | 'subject-request' | 'objection';
-  /** For an erasure on request: the reason given and who ran it (`mitschnitt subject --erase`). */
-  note?: string;
-  by?: string;
-  /** Path of the audio file relative to the spool. */
-  audio: string | null;
-  start: string | null;
-  retentionDays: number;
-}
 
 const DAY_MS = 86_400_000;
 const AUDIO = /^(.+)\.(wav|WAV)$/;
@@ -266,33 +249,6 @@ function deliveredMarker(id: string, ctx: SweepContext): string[] {
   return ctx.delivered.has(id) ? [join(queueDir(ctx.spool, 'delivered'), `${id}.json`)] : [];
 }
 
-/** The append-only deletion log; each batch of records is fsynced before the caller deletes anything. */
-export class DeletionLog {
-  private constructor(private readonly handle: import('node:fs/promises').FileHandle) {}
-
-  static async open(spool: string): Promise<DeletionLog> {
-    const path = join(stateDir(spool), 'deletions.log');
-    try {
-      await mkdir(stateDir(spool), { recursive: true });
-      return new DeletionLog(await open(path, 'a', 0o640));
-    } catch (err) {
-      throw new UserError(`cannot open the deletion log ${path}: ${(err as Error).message}; nothing was deleted`);
-    }
-  }
-
-  async append(records: DeletionRecord[]): Promise<void> {
-    try {
-      await this.handle.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      await this.handle.sync();
-    } catch (err) {
-      throw new UserError(`cannot write the deletion log: ${(err as Error).message}; stopped before deleting these recordings`);
-    }
-  }
-
-  close(): Promise<void> {
-    return this.handle.close();
-  }
-}
 
 function validRetention(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? value : null;

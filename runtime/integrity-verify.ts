@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readHead, sha256, stateDir, type Journal } from './journal.ts';
+import { readDeletionLog } from './deletion-log.ts';
+import { readHead, sha256, type Journal } from './journal.ts';
 import { AUDIO_NAME, dayFolders, JOURNAL_NAME, readJournal } from './spool-catalog.ts';
 import { readVerifyState, type VerifyState } from './verify-state.ts';
 
@@ -112,7 +113,7 @@ export async function verifySpool(o: VerifyOptions): Promise<VerifyReport> {
     }
   }
 
-  const deleted = await deletionLogEntries(o.spool);
+  const deleted = await readDeletionLog(o.spool);
   // Per recording: audio against its journal (only recordings in scope are hashed).
   const hashedOk: string[] = [];
   let checked = 0;
@@ -228,22 +229,6 @@ function chainFindings(
   }
 }
 
-async function deletionLogEntries(spool: string): Promise<{ ids: Set<string>; journalHashes: Set<string> }> {
-  const text = await readFile(join(stateDir(spool), 'deletions.log'), 'utf8').catch(() => '');
-  const ids = new Set<string>();
-  const journalHashes = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as { id?: unknown; journalSha256?: unknown };
-      if (typeof r.id === 'string') ids.add(r.id);
-      if (typeof r.journalSha256 === 'string') journalHashes.add(r.journalSha256);
-    } catch {
-      // A torn last line (crash while appending) names nothing.
-    }
-  }
-  return { ids, journalHashes };
-}
 
 /** Anything in the spool root besides the year folders and the runtime's state folder. */
 async function extraTopLevel(spool: string, findings: Finding[]): Promise<void> {

@@ -3,7 +3,7 @@ import { retentionDaysFrom, type Retention } from '../generator/retention.ts';
 import { access, readFile, rm, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join, relative } from 'node:path';
-import { DeletionLog } from './expire.ts';
+import { DeletionLog } from './deletion-log.ts';
 import type { Policy, PolicyNumber } from '../generator/policy.ts';
 import { enqueueDelivery } from './delivery-queue.ts';
 import { atomicWrite, journalPathFor, stateDir, type Journal, type JournalDraft, type JournalWriter, type Party } from './journal.ts';

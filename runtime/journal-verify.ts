@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readHead, sha256, stateDir, type Journal } from './journal.ts';
+import { readDeletionLog } from './deletion-log.ts';
+import { readHead, sha256, type Journal } from './journal.ts';
 
 export interface ChainReport {
   ok: boolean;
@@ -29,7 +30,7 @@ export async function verifyChain(spool: string): Promise<ChainReport> {
       return { ok: false, length: 0, journals: byHash.size, problems: [`${path} is not valid JSON`] };
     }
   }
-  const deleted = await deletedJournalHashes(spool);
+  const deleted = (await readDeletionLog(spool)).journalHashes;
   const problems: string[] = [];
   const namedBy = new Map<string, string>();
   let firsts = 0;
@@ -59,21 +60,6 @@ export async function verifyChain(spool: string): Promise<ChainReport> {
   return { ok: problems.length === 0, length, journals: byHash.size, problems };
 }
 
-/** `journalSha256` of every journal `mitschnitt expire` deleted (one JSON object per line). */
-async function deletedJournalHashes(spool: string): Promise<Set<string>> {
-  const text = await readFile(join(stateDir(spool), 'deletions.log'), 'utf8').catch(() => '');
-  const out = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const h = (JSON.parse(line) as { journalSha256?: unknown }).journalSha256;
-      if (typeof h === 'string') out.add(h);
-    } catch {
-      // A torn last line (crash while appending) names nothing.
-    }
-  }
-  return out;
-}
 
 async function journalFiles(spool: string): Promise<string[]> {
   const out: string[] = [];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UserError } from '../bin/cli-support.ts';
 import { acquireBatchLock } from './batch-lock.ts';
 import { queueDir, type QueueState } from './delivery-queue.ts';
-import { DeletionLog, type DeletionRecord } from './expire.ts';
+import { DeletionLog, deletionLogPath, type DeletionRecord } from './deletion-log.ts';
 import { stateDir } from './journal.ts';
 import type { SubjectMatch } from './subject-request.ts';
 
@@ -53,7 +53,7 @@ export async function eraseRecordings(spool: string, matches: SubjectMatch[], o:
     } finally {
       await log.close();
     }
-    await giveToRuntime(spool, join(stateDir(spool), 'deletions.log'));
+    await giveToRuntime(spool, deletionLogPath(spool));
     for (const m of doomed) {
       // Audio first, then the journal: an interruption leaves a journal (found again), never lone audio.
       for (const file of [m.audioPath, m.journalPath]) {

@@ -2,7 +2,8 @@ import { copyFile, mkdir, readdir, readFile, realpath, rmdir, stat, writeFile } 
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../bin/cli-support.ts';
 import { hashFile } from './integrity-verify.ts';
-import { readHead, stateDir } from './journal.ts';
+import { readDeletionLog } from './deletion-log.ts';
+import { readHead } from './journal.ts';
 import { dayFolders, JOURNAL_NAME } from './spool-catalog.ts';
 import type { SubjectMatch } from './subject-request.ts';
 import { THIRD_PARTY_PROCEDURE } from './verify-report.ts';
@@ -58,17 +59,7 @@ async function chainIndex(spool: string): Promise<{ namedBy: Map<string, string>
       }
     }
   }
-  const deleted = new Set<string>();
-  const log = await readFile(join(stateDir(spool), 'deletions.log'), 'utf8').catch(() => '');
-  for (const line of log.split('\n')) {
-    try {
-      const h = (JSON.parse(line) as { journalSha256?: unknown }).journalSha256;
-      if (typeof h === 'string') deleted.add(h);
-    } catch {
-      // empty or torn line
-    }
-  }
-  return { namedBy, head: (await readHead(spool))?.hash ?? null, deleted };
+  return { namedBy, head: (await readHead(spool))?.hash ?? null, deleted: (await readDeletionLog(spool)).journalHashes };
 }
 
 export async function exportRecordings(dir: string, spool: string, matches: SubjectMatch[]): Promise<ExportedRecording[]> {

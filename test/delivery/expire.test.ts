@@ -6,7 +6,8 @@ import { access, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises
 import { dirname, join } from 'node:path';
 import { enqueueDelivery, finishQueueItem, listQueue, queueDir } from '../../runtime/delivery-queue.ts';
 import { acquireBatchLock } from '../../runtime/batch-lock.ts';
-import { runExpire, type DeletionRecord } from '../../runtime/expire.ts';
+import type { DeletionRecord } from '../../runtime/deletion-log.ts';
+import { runExpire } from '../../runtime/expire.ts';
 import { makeWorkspace, memoryLogger, testPolicy, wavBytes, writePolicy, writeRecording, type Recording } from './support.ts';
 
 type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
