@@ -16,8 +16,9 @@ import { startPbx, type Pbx } from '../deploy/pbx-fixture.ts';
 import { Channel, Pbx as Dialplan } from '../dialplan/interpreter/pbx.ts';
 import { FakeAmiServer, type PhoneSpec } from '../support/fake-ami-server.ts';
 import { freePort, keygen } from '../support/sshd.ts';
-import { cli, initRulesRepo, REPO_ROOT, Service, startMailbox, waitFor, type Mailbox } from './harness.ts';
+import { cli, initRulesRepo, REPO_ROOT, Service, startMailbox, type Mailbox } from './harness.ts';
 import { AMI_EVENTS, AMI_VARSET_PATTERN } from '../../generator/render-manager.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'mitschnitt-e2e-'));
 const repo = join(work, 'repo');

@@ -6,6 +6,7 @@ import type { AmiMessage } from '../../runtime/ami-parser.ts';
 import type { TestAmi } from './asterisk-instance.ts';
 import { startEnginePbx, type EnginePbx, type EnginePbxOptions } from './engine-pbx.ts';
 import { SippPhone, type Step } from './sip-phones.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 export const EXTERNAL = '0301234567';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,7 +75,7 @@ export class MovingCalls {
   }
 
   async channel(pattern: RegExp, what = String(pattern), timeoutMs = 15_000): Promise<string> {
-    return until(what, async () => (await this.channels()).find((n) => pattern.test(n)), timeoutMs);
+    return waitFor(what, async () => (await this.channels()).find((n) => pattern.test(n)), { timeoutMs, pollMs: ENGINE_POLL_MS });
   }
 
   async waitEvent(match: (m: AmiMessage) => boolean, what: string, since = 0, timeoutMs = 20_000): Promise<AmiMessage> {
@@ -84,20 +85,20 @@ export class MovingCalls {
   /** Waits until `a` and `b` (channel name patterns) share a bridge. */
   async together(a: RegExp, b: RegExp, timeoutMs = 20_000): Promise<void> {
     let seen = '';
-    await until(`${a} bridged with ${b}`, async () => {
+    await waitFor(`${a} bridged with ${b}`, async () => {
       const list = await this.ami.action('CoreShowChannels', {}, 10_000);
       seen = list.events.map((e) => `${e.get('Channel')}@${e.get('BridgeId') || '-'}(${e.get('Application')})`).join(' ');
       const bridgeOf = (p: RegExp) => list.events.filter((e) => p.test(e.get('Channel') ?? '')).map((e) => e.get('BridgeId')).filter(Boolean);
       return bridgeOf(a).some((x) => bridgeOf(b).includes(x));
-    }, timeoutMs, () => `; channels: ${seen}; phones: ${this.phones.map((p) => p.stderr.slice(0, 300)).join(' | ')}`);
+    }, { timeoutMs, pollMs: ENGINE_POLL_MS, context: () => `; channels: ${seen}; phones: ${this.phones.map((p) => p.stderr.slice(0, 300)).join(' | ')}` });
   }
 
   /** The journals written after `before` journals existed, once there are `count` of them and serve is quiet. */
   async newJournals(before: number, count: number, timeoutMs = 30_000): Promise<Journal[]> {
-    const got = await until(`${count} new journal(s)`, () => {
+    const got = await waitFor(`${count} new journal(s)`, () => {
       const all = this.pbx.journals();
       return all.length >= before + count ? all : undefined;
-    }, timeoutMs, () => this.serveTail());
+    }, { timeoutMs, pollMs: ENGINE_POLL_MS, context: () => this.serveTail() });
     await sleep(1500); // a wrong extra part would show up now
     const all = this.pbx.journals();
     if (all.length !== got.length) throw new Error(`expected ${count} new journal(s), got ${all.length - before}: ${JSON.stringify(all.slice(before).map(summary))}`);
@@ -114,15 +115,9 @@ export function summary(j: Journal): string {
   return `${j.id} ${j.caller.number}->${j.callee.number} ${j.decision}/${j.rule} [${j.participants.map((p) => p.number).join(',')}] ${j.durationSeconds}s prev=${j.previousPart ?? '-'}`;
 }
 
-export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, context: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${context()}`);
-    await sleep(150);
-  }
-}
+
+/** The engine tests' checks ask Asterisk or read what it wrote: every 150 ms is often enough. */
+export const ENGINE_POLL_MS = 150;
 
 export const numbers = (j: Journal) => j.participants.map((p) => p.number).sort();
 

@@ -11,7 +11,8 @@ import { cli } from '../e2e/harness.ts';
 import { startEnginePbx, type EnginePbx } from './engine-pbx.ts';
 import { SippPhone, type Step } from './sip-phones.ts';
 import type { TestAmi } from './asterisk-instance.ts';
-import { sleep, until } from './moving-calls-support.ts';
+import { ENGINE_POLL_MS, sleep } from './moving-calls-support.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const EXTERNAL = '0301234567';
 const CARLA_MAC = '0004132A3B03';
@@ -48,17 +49,17 @@ async function snomKey(mac: string, callId: string): Promise<{ status: number; b
   const logged = pbx.serve!.logged('snom record key').length;
   const res = await fetch(`http://127.0.0.1:${pbx.httpPort}/snom/record?mac=${mac}&callid=${callId}`);
   const body = await res.text();
-  const line = await until('the key press in the log', () => pbx.serve!.logged('snom record key')[logged], undefined, serveSaid);
+  const line = await waitFor('the key press in the log', () => pbx.serve!.logged('snom record key')[logged], { pollMs: ENGINE_POLL_MS, context: serveSaid });
   return { status: res.status, body, outcome: line.outcome };
 }
 
 const serveSaid = () => `; serve said: ${JSON.stringify(pbx.serve?.lines.slice(-6))}`;
 
 const newJournal = async (before: number, what: string, timeoutMs?: number) =>
-  until(what, () => {
+  waitFor(what, () => {
     const all = pbx.journals();
     return all.length > before && all.at(-1);
-  }, timeoutMs, serveSaid);
+  }, { timeoutMs, pollMs: ENGINE_POLL_MS, context: serveSaid });
 
 test('an auto call (Anna → external) is journaled with parties, rule, duration, size and the audio\'s SHA-256', async () => {
   const before = pbx.journals().length;
@@ -99,7 +100,7 @@ test('a rejected and an unanswered inbound call to an auto-recorded user leave n
   await rejected.done();
   const unanswered = await call(EXTERNAL, '202', [{ hangup: true }], { noAnswer: true }, 1500);
   await unanswered.done();
-  await until('serve to discard both header-only files', () => pbx.audioFiles().length === files, 10_000, serveSaid);
+  await waitFor('serve to discard both header-only files', () => pbx.audioFiles().length === files, { timeoutMs: 10_000, pollMs: ENGINE_POLL_MS, context: serveSaid });
   await sleep(1500);
   assert.is(pbx.journals().length, before, 'no journal');
   assert.is(pbx.audioFiles().length, files, 'no audio file left behind');
@@ -234,7 +235,7 @@ test('Asterisk restarted mid-call: serve reconnects, the recording that ended wi
   const j = await newJournal(before, 'the journal of the call cut by the restart', 30_000);
   assert.is(j.rule, 'sales-external');
   assert.ok(j.durationSeconds >= 1, `${j.durationSeconds} s`);
-  await until('serve back on AMI', () => pbx.serve!.logged('AMI resync done').length >= 2, 30_000, serveSaid);
+  await waitFor('serve back on AMI', () => pbx.serve!.logged('AMI resync done').length >= 2, { timeoutMs: 30_000, pollMs: ENGINE_POLL_MS, context: serveSaid });
   ami = await pbx.ast.ami();
   const again = pbx.journals().length;
   const next = await call('201', EXTERNAL, [{ audio: true }, { pause: 2500 }, { hangup: true }], null);

@@ -6,7 +6,7 @@ import { AmiError } from '../../runtime/ami-client.ts';
 import { AmiSession } from '../../runtime/ami-session.ts';
 import { createLogger } from '../../runtime/log.ts';
 import { FakeAmiServer } from '../support/fake-ami-server.ts';
-import { waitFor } from './runtime-env.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 function capture(verbose = false) {
   const lines: Record<string, unknown>[] = [];

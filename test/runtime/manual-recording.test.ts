@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
-import { ANNA, BEN, CARL, DORA, RuntimeEnv, TRUNK, get, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, CARL, DORA, RuntimeEnv, TRUNK, get, phone } from './runtime-env.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 let env: RuntimeEnv;
 test.before.each(async () => {

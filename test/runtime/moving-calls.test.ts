@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
 import { verifyChain } from '../../runtime/journal-verify.ts';
-import { ANNA, BEN, DORA, RuntimeEnv, TRUNK, header, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, DORA, RuntimeEnv, TRUNK, header, phone } from './runtime-env.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 let env: RuntimeEnv;
 test.before.each(async () => {

@@ -10,7 +10,8 @@ import type { Policy } from '../../generator/policy.ts';
 import type { Journal } from '../../runtime/journal.ts';
 import { verifyChain } from '../../runtime/journal-verify.ts';
 import { verifySpool } from '../../runtime/integrity-verify.ts';
-import { ANNA, BEN, RuntimeEnv, TRUNK, header, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, RuntimeEnv, TRUNK, header, phone } from './runtime-env.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 let env: RuntimeEnv;
 

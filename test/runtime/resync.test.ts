@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Journal } from '../../runtime/journal.ts';
 import { verifyChain } from '../../runtime/journal-verify.ts';
-import { ANNA, BEN, RuntimeEnv, TRUNK, get, phone, waitFor } from './runtime-env.ts';
+import { ANNA, BEN, RuntimeEnv, TRUNK, get, phone } from './runtime-env.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const header = (h: [string, string][], k: string) => h.find(([n]) => n === k)?.[1];
 

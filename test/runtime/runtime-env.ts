@@ -10,6 +10,7 @@ import { recordingPath } from '../../runtime/recording-names.ts';
 import { startServe, type ServeHandle, type ServeOptions } from '../../runtime/serve.ts';
 import { FakeAmiServer, type CallOptions, type PhoneSpec } from '../support/fake-ami-server.ts';
 import { AMI_EVENTS, AMI_VARSET_PATTERN } from '../../generator/render-manager.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 export const CHANNELVARS = [
   'MITSCHNITT_DECISION', 'MITSCHNITT_RULE', 'MITSCHNITT_MANUAL', 'MITSCHNITT_CALLER', 'MITSCHNITT_CALLEE',
@@ -248,16 +249,6 @@ function dialplanVars(caller: string, callee: string, decision: string, rule: st
   };
 }
 
-/** Polls until `check` returns a truthy value (a failure guard for asynchronous effects, not a timing assertion). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The first value of an action's header. */
 export function header(headers: [string, string][], key: string): string | undefined {

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { access, readFile, stat, writeFile } from 'node:fs/promises';
 import { verifyChain } from '../../runtime/journal-verify.ts';
 import type { Journal } from '../../runtime/journal.ts';
-import { RuntimeEnv, TRUNK, phone, waitFor } from './runtime-env.ts';
+import { RuntimeEnv, TRUNK, phone } from './runtime-env.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 let env: RuntimeEnv;
 test.before.each(async () => {

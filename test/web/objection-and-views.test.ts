@@ -6,8 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import type { Journal } from '../../runtime/journal.ts';
-import { waitFor } from '../runtime/runtime-env.ts';
 import { ANNA, BEN, login, startHarness, writeRecording, type Harness, type Party } from './support.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const test = suite<{ h: Harness }>('web: moved calls and objections');
 
