@@ -187,15 +187,7 @@ async function judgeJournal(dir: string, id: string, journalName: string, audioN
   }
   const retentionDays = validRetention(journal.retentionDays) ?? ctx.options.policy.settings.retentionDays;
   if (start + retentionDays * DAY_MS > ctx.now.getTime()) return null;
-  const held = ctx.holds.covering({ ...journal, id });
-  if (held.length > 0) {
-    ctx.summary.keptHeld.push({ id, holds: held });
-    return null;
-  }
-  if (ctx.pending.has(id)) {
-    ctx.summary.keptPending.push(id);
-    return null;
-  }
+  if (keptAnyway(id, ctx.holds.covering({ ...journal, id }), ctx)) return null;
   const audioPath = audioName ? join(dir, audioName) : null;
   const audioSize = audioPath ? await lstat(audioPath).then((s) => s.size, () => 0) : 0;
   return {
@@ -214,21 +206,21 @@ async function judgeJournal(dir: string, id: string, journalName: string, audioN
   };
 }
 
+/** Past its retention but under a legal hold or still owed work (pending): kept, and the summary says why. */
+function keptAnyway(id: string, holds: string[], ctx: SweepContext): boolean {
+  if (holds.length > 0) ctx.summary.keptHeld.push({ id, holds });
+  else if (ctx.pending.has(id)) ctx.summary.keptPending.push(id);
+  else return false;
+  return true;
+}
+
 /** Audio whose journal was never written (e.g. the runtime was down): kept for the longest retention any rule has. */
 async function judgeOrphanAudio(dir: string, id: string, name: string, ctx: SweepContext): Promise<Doomed | null> {
   const path = join(dir, name);
   const info = await lstat(path).catch(() => null);
   if (!info?.isFile()) return null;
   if (info.mtimeMs + ctx.bounds.max * DAY_MS > ctx.now.getTime()) return null;
-  const held = ctx.holds.coveringOrphan(id, info.mtimeMs);
-  if (held.length > 0) {
-    ctx.summary.keptHeld.push({ id, holds: held });
-    return null;
-  }
-  if (ctx.pending.has(id)) {
-    ctx.summary.keptPending.push(id);
-    return null;
-  }
+  if (keptAnyway(id, ctx.holds.coveringOrphan(id, info.mtimeMs), ctx)) return null;
   return {
     record: {
       id,
