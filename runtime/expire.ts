@@ -37,7 +37,6 @@ export interface ExpireSummary {
   problems: { path: string; error: string }[];
 }
 
-
 const DAY_MS = 86_400_000;
 const AUDIO = /^(.+)\.(wav|WAV)$/;
 const JOURNAL = /^(.+)\.json$/;
@@ -240,7 +239,6 @@ async function judgeOrphanAudio(dir: string, id: string, name: string, ctx: Swee
 function deliveredMarker(id: string, ctx: SweepContext): string[] {
   return ctx.delivered.has(id) ? [join(queueDir(ctx.spool, 'delivered'), `${id}.json`)] : [];
 }
-
 
 function validRetention(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? value : null;

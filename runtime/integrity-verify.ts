@@ -229,7 +229,6 @@ function chainFindings(
   }
 }
 
-
 /** Anything in the spool root besides the year folders and the runtime's state folder. */
 async function extraTopLevel(spool: string, findings: Finding[]): Promise<void> {
   for (const e of await readdir(spool, { withFileTypes: true }).catch(() => [])) {

@@ -60,7 +60,6 @@ export async function verifyChain(spool: string): Promise<ChainReport> {
   return { ok: problems.length === 0, length, journals: byHash.size, problems };
 }
 
-
 async function journalFiles(spool: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {

@@ -115,7 +115,6 @@ export function summary(j: Journal): string {
   return `${j.id} ${j.caller.number}->${j.callee.number} ${j.decision}/${j.rule} [${j.participants.map((p) => p.number).join(',')}] ${j.durationSeconds}s prev=${j.previousPart ?? '-'}`;
 }
 
-
 /** The engine tests' checks ask Asterisk or read what it wrote: every 150 ms is often enough. */
 export const ENGINE_POLL_MS = 150;
 

@@ -249,7 +249,6 @@ function dialplanVars(caller: string, callee: string, decision: string, rule: st
   };
 }
 
-
 /** The first value of an action's header. */
 export function header(headers: [string, string][], key: string): string | undefined {
   return headers.find(([n]) => n === key)?.[1];

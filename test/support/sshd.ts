@@ -135,7 +135,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     dir,
     sessionPids: () => sshdPidsBelow(child.pid!),
     stop: async () => {
-      for (const pid of childPids(child.pid!)) {
+      for (const pid of sshdPidsBelow(child.pid!)) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {

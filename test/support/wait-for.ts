@@ -1,5 +1,5 @@
 /** What passes `if (v)`. */
-export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
 
 export interface WaitOptions {
   timeoutMs?: number;
